@@ -1,0 +1,11 @@
+"""Errors that reach the user as one line and exit code 2 (bad input), never a traceback."""
+
+from __future__ import annotations
+
+
+class UserError(ValueError):
+    """Bad input from the user: unknown name, impossible size, malformed spec, missing device."""
+
+
+class Unsupported(RuntimeError):
+    """A calculator cannot run this case (element without parameters, no stress, ...): skipped, not failed."""

@@ -1,0 +1,60 @@
+"""Host and GPU memory probes: process RSS (psutil), torch's CUDA allocator, and NVML device memory."""
+
+from __future__ import annotations
+
+import resource
+import sys
+from typing import Any
+
+import psutil
+
+MIB = 1024 * 1024
+
+
+def host_rss_mib() -> float:
+    return psutil.Process().memory_info().rss / MIB
+
+
+def host_peak_rss_mib() -> float:
+    """Peak resident set size of this process since it started (what asv's ``peakmem_`` reports)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes.
+    return peak / MIB if sys.platform == "darwin" else peak / 1024
+
+
+class NvmlProbe:
+    """Used memory of one GPU as NVML sees it: every process and context, not just torch's allocator."""
+
+    def __init__(self, index: int = 0) -> None:
+        import pynvml
+
+        self._nvml = pynvml
+        pynvml.nvmlInit()
+        self._handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+
+    def used_mib(self) -> float:
+        return self._nvml.nvmlDeviceGetMemoryInfo(self._handle).used / MIB
+
+    def close(self) -> None:
+        try:
+            self._nvml.nvmlShutdown()
+        except Exception:
+            pass
+
+
+def open_nvml(cuda_index: int = 0) -> tuple[NvmlProbe | None, str]:
+    """An NVML probe, or None with the reason."""
+    try:
+        return NvmlProbe(cuda_index), ""
+    except Exception as exc:
+        return None, f"NVML unavailable: {type(exc).__name__}: {exc}"
+
+
+def torch_cuda_stats() -> dict[str, Any]:
+    import torch
+
+    return {
+        "allocated_mib": torch.cuda.memory_allocated() / MIB,
+        "peak_allocated_mib": torch.cuda.max_memory_allocated() / MIB,
+        "peak_reserved_mib": torch.cuda.max_memory_reserved() / MIB,
+    }
