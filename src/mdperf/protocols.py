@@ -32,7 +32,7 @@ def make_dynamics(
         from ase.md.langevin import Langevin
 
         return Langevin(atoms, timestep=dt, temperature_K=temperature_k, friction=0.01 / units.fs,
-                        rng=np.random.default_rng(seed))
+                        fixcm=False, rng=np.random.default_rng(seed))
     if protocol == "npt":
         calc = atoms.calc
         if calc is None or "stress" not in getattr(calc, "implemented_properties", ()):

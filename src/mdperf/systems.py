@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 from ase import Atoms
 from ase.build import bulk, molecule
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase import units
 
 from .errors import UserError
 
@@ -133,6 +133,20 @@ def supercell_repeats(atoms_per_cell: int, n_atoms: int) -> tuple[int, int, int]
     return min(candidates, key=lambda r: (abs(atoms_per_cell * r[0] * r[1] * r[2] - n_atoms), r))  # type: ignore[return-value]
 
 
+def thermal_momenta(masses: np.ndarray, temperature_k: float, rng: np.random.Generator) -> np.ndarray:
+    """Maxwell-Boltzmann momenta with zero total momentum, rescaled to exactly ``temperature_k``.
+
+    Drawn here rather than by ASE's helpers so the same seed gives the same velocities across ASE versions.
+    """
+    p = rng.normal(size=(len(masses), 3)) * np.sqrt(masses * units.kB * temperature_k)[:, None]
+    p -= p.sum(axis=0) / masses.sum() * masses[:, None]
+    ekin = 0.5 * np.sum(p * p / masses[:, None])
+    dof = 3 * len(masses)
+    if temperature_k > 0 and ekin > 0:
+        p *= np.sqrt(0.5 * dof * units.kB * temperature_k / ekin)
+    return p
+
+
 def build(
     name: str,
     n_atoms: int,
@@ -155,7 +169,6 @@ def build(
     t = system.temperature_k if temperature_k is None else temperature_k
     if t < 0:
         raise UserError(f"temperature must be >= 0 K, got {t}")
-    MaxwellBoltzmannDistribution(atoms, temperature_K=t, rng=rng, force_temp=t > 0)
-    Stationary(atoms)
+    atoms.set_momenta(thermal_momenta(atoms.get_masses(), t, rng))
     atoms.info["mdperf_system"] = name
     return atoms

@@ -6,7 +6,11 @@ import numpy as np
 import torch
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
-from vesin.torch import NeighborList
+
+try:
+    from vesin_torch import NeighborList
+except ImportError:  # vesin-torch < 0.6 shipped it as vesin.torch
+    from vesin.torch import NeighborList
 
 from ..errors import UserError
 

@@ -1,0 +1,222 @@
+"""The ``mdperf`` command line: list, run, compare.
+
+Exit codes: 0 done; 1 a measurement failed or was skipped (the reason is printed); 2 bad input (one line on
+stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Callable, Sequence
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .errors import UserError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+PROGRESS_AFTER_S = 2.0  # a bar only for runs longer than this
+
+# The metrics `mdperf run` prints, in order.
+SHOWN = [
+    "latency_mean_ms", "latency_median_ms", "latency_p90_ms", "latency_p95_ms", "latency_p99_ms",
+    "latency_max_ms", "latency_std_ms", "steps_per_s", "us_per_atom_step", "ns_per_day", "cold_start_ms",
+    "host_peak_rss_mib", "host_rss_growth_mib", "gpu_peak_allocated_mib", "gpu_peak_reserved_mib",
+    "gpu_nvml_used_mib", "gpu_memory_growth_mib", "drift_mev_per_atom_ps", "energy_std_mev_per_atom",
+    "energy_max_dev_mev_per_atom",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints the usage too)
+        raise UserError(message)
+
+
+def _case_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--system", default="ar", help="benchmark system (see `mdperf list`); default ar")
+    p.add_argument("--atoms", type=int, default=256, help="requested atom count; the nearest supercell is built")
+    p.add_argument("--steps", type=int, default=1000, help="timed MD steps (default 1000)")
+    p.add_argument("--warmup", type=int, default=20, help="untimed warm-up steps (default 20)")
+    p.add_argument("--protocol", default="nve", help="nve | nvt | npt (default nve)")
+    p.add_argument("--device", default="cpu", help="cpu | cuda (default cpu)")
+    p.add_argument("--dtype", default=None, help="float32 | float64 (default: the calculator's own)")
+    p.add_argument("--timestep-fs", type=float, default=None, help="time step in fs (default: the system's)")
+    p.add_argument("--temperature-k", type=float, default=None, help="initial / bath temperature in K")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", metavar="FILE", help="write the full result (samples included) as JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mdperf", description="Performance tracking for molecular-dynamics calculators.")
+    parser.add_argument("--version", action="version", version=f"mdperf {__import__('mdperf').__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("list", help="calculators and systems, with availability")
+    run = sub.add_parser("run", help="measure one calculator on one case")
+    run.add_argument("--calc", required=True, help="registry name, entry point or package.module:function")
+    _case_args(run)
+    cmp_ = sub.add_parser("compare", help="the same case for several calculators, relative to the first")
+    cmp_.add_argument("calcs", nargs="+", metavar="CALC")
+    _case_args(cmp_)
+    return parser
+
+
+def _progress_callback(console: Console, label: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A callback that shows a bar once a run has lasted PROGRESS_AFTER_S, and a function to close it."""
+    start = time.monotonic()
+    state: dict = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in state:
+            if time.monotonic() - start < PROGRESS_AFTER_S or done >= total:
+                return
+            bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+                           TimeRemainingColumn(), console=console, transient=True)
+            bar.start()
+            state["bar"], state["task"] = bar, bar.add_task(label, total=total)
+        state["bar"].update(state["task"], completed=done)
+
+    def close() -> None:
+        if "bar" in state:
+            state["bar"].stop()
+
+    return update, close
+
+
+def _measure(args: argparse.Namespace, calc: str, console: Console):
+    from .measurement import measure
+
+    update, close = _progress_callback(console, f"{calc} on {args.system}")
+    try:
+        return measure(
+            calc, args.system, args.atoms, args.steps, protocol=args.protocol, device=args.device, dtype=args.dtype,
+            warmup=args.warmup, timestep_fs=args.timestep_fs, temperature_k=args.temperature_k, seed=args.seed,
+            progress=update,
+        )
+    finally:
+        close()
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value == 0 or 0.01 <= abs(value) < 1e5:
+        return f"{value:,.3f}" if abs(value) < 100 else f"{value:,.1f}"
+    return f"{value:.3g}"
+
+
+def cmd_list(console: Console) -> int:
+    from . import calculators, systems
+
+    cuda = calculators.cuda_available()
+    table = Table(title="Calculators")
+    for col in ("name", "cpu", "cuda", "dtypes", "description"):
+        table.add_column(col)
+    for name, entry in calculators.all_entries().items():
+        cells = []
+        for device in ("cpu", "cuda"):
+            a = entry.availability(device)
+            cells.append("[green]available[/]" if a.available else f"[yellow]{escape(a.reason)}[/]")
+        table.add_row(name, *cells, ",".join(entry.dtypes), entry.description)
+    console.print(table)
+    table = Table(title="Systems")
+    for col in ("name", "atoms/cell", "min atoms", "T (K)", "dt (fs)", "description"):
+        table.add_column(col)
+    for s in systems.SYSTEMS.values():
+        table.add_row(s.name, str(s.atoms_per_cell), str(s.min_atoms), f"{s.temperature_k:g}", f"{s.timestep_fs:g}",
+                      s.description)
+    console.print(table)
+    if not cuda:
+        console.print("CUDA: not available on this machine")
+    return EXIT_OK
+
+
+def _write_json(path: str, payload: str) -> None:
+    from .result import atomic_write_text
+
+    atomic_write_text(path, payload)
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    result = _measure(args, args.calc, console)
+    c = result.case
+    console.print(
+        f"[bold]{c['calculator']}[/] on {c['system']} ({c['atoms']} atoms), {c['protocol']}, {c['device']}/{c['dtype']}, "
+        f"{c['steps']} timed steps of {c['timestep_fs']:g} fs after {c['warmup']} warm-up"
+    )
+    table = Table()
+    for col, justify in (("metric", "left"), ("value", "right"), ("unit", "left"), ("status", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for name in SHOWN:
+        m = result.metrics[name]
+        status = "ok" if m.status == "ok" else f"{m.status}: {m.reason}"
+        table.add_row(name, _fmt(m.value), m.unit, escape(status))
+    console.print(table)
+    if args.json:
+        _write_json(args.json, result.to_json(indent=1))
+    if result.status != "ok":
+        console.print(f"[red]{result.status}[/]: {escape(result.reason)}")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace, console: Console) -> int:
+    from . import calculators
+
+    for name in args.calcs:  # bad names are bad input: fail before measuring anything
+        calculators.resolve(name)
+    results = [_measure(args, name, console) for name in args.calcs]
+    base = results[0]
+    table = Table(title=f"{args.system}, {results[0].case['atoms']} atoms, {args.protocol}, {args.device}, "
+                        f"{args.steps} steps (speed-up and memory relative to {args.calcs[0]})")
+    for col in ("calculator", "status", "mean ms", "p99 ms", "steps/s", "speed-up", "peak RSS MiB", "RSS ×",
+                "GPU peak MiB", "GPU ×", "drift meV/atom/ps"):
+        table.add_column(col, justify="left" if col in ("calculator", "status") else "right")
+
+    def ratio(a: float | None, b: float | None) -> str:
+        return f"{a / b:.2f}×" if a is not None and b not in (None, 0) else "—"
+
+    for r in results:
+        status = r.status if r.status == "ok" else f"{r.status}: {r.reason}"
+        table.add_row(
+            r.case["calculator"], escape(status), _fmt(r.value("latency_mean_ms")), _fmt(r.value("latency_p99_ms")),
+            _fmt(r.value("steps_per_s")), ratio(base.value("latency_mean_ms"), r.value("latency_mean_ms")),
+            _fmt(r.value("host_peak_rss_mib")), ratio(r.value("host_peak_rss_mib"), base.value("host_peak_rss_mib")),
+            _fmt(r.value("gpu_peak_allocated_mib")),
+            ratio(r.value("gpu_peak_allocated_mib"), base.value("gpu_peak_allocated_mib")),
+            _fmt(r.value("drift_mev_per_atom_ps")),
+        )
+    console.print(table)
+    console.print("Host peak RSS is the process's peak so far: in one process it only grows, "
+                  "so its ratio bounds the later calculators from above.")
+    if args.json:
+        _write_json(args.json, json.dumps([r.to_dict() for r in results], indent=1))
+    return EXIT_OK if all(r.status == "ok" for r in results) else EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    console = Console()
+    err = Console(stderr=True)
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "list":
+            return cmd_list(console)
+        if args.command == "run":
+            return cmd_run(args, console)
+        if args.command == "compare":
+            return cmd_compare(args, console)
+    except UserError as exc:
+        err.print(f"mdperf: error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        err.print("mdperf: interrupted", markup=False)
+        return 130
+    return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Calculators that misbehave on purpose, loaded by spec (``calcs_for_tests:NAME``)."""
+
+import numpy as np
+from ase.calculators.calculator import Calculator, all_changes
+from ase.calculators.lj import LennardJones
+
+
+class _Broken(Calculator):
+    implemented_properties = ["energy", "forces"]
+
+    def __init__(self, mode: str, after: int = 0):
+        super().__init__()
+        self.mode, self.after, self.calls = mode, after, 0
+        self.inner = LennardJones(epsilon=0.0104, sigma=3.405, rc=8.5)
+
+    def calculate(self, atoms=None, properties=None, system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        self.calls += 1
+        self.inner.calculate(self.atoms, ["energy", "forces"], system_changes)
+        self.results = {"energy": self.inner.results["energy"], "forces": self.inner.results["forces"].copy()}
+        if self.calls > self.after:
+            if self.mode == "raise":
+                raise RuntimeError("model exploded on purpose")
+            if self.mode == "nan":
+                self.results["energy"] = float("nan")
+                self.results["forces"][:] = np.nan
+            if self.mode == "wrong-sign":
+                self.results["forces"] = -self.results["forces"]
+
+
+def raising():
+    return _Broken("raise", after=5)
+
+
+def nan_after_10():
+    return _Broken("nan", after=10)
+
+
+def wrong_sign():
+    return _Broken("wrong-sign")
+
+
+def cpu_lj():
+    """A user calculator with no device or dtype argument."""
+    return LennardJones(epsilon=0.0104, sigma=3.405, rc=8.5)
+
+
+def not_a_calculator():
+    return object()

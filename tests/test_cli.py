@@ -1,0 +1,73 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def mdperf(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "mdperf.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_run_prints_table_and_writes_json(tmp_path):
+    out = tmp_path / "r.json"
+    p = mdperf("run", "--calc", "torch-lj", "--system", "ar", "--atoms", "108", "--steps", "50", "--json", str(out))
+    assert p.returncode == 0, p.stderr
+    assert "torch-lj on ar (108 atoms), nve, cpu/float64, 50 timed steps of 5 fs" in p.stdout
+    for row in ("latency_p99_ms", "steps_per_s", "ns_per_day", "host_peak_rss_mib", "drift_mev_per_atom_ps"):
+        assert row in p.stdout
+    assert "skipped: not on CUDA" in p.stdout
+    data = json.loads(out.read_text())
+    assert data["metrics"]["latency_p99_ms"]["status"] == "ok"
+    assert len(data["samples"]["latency_ms"]) == 50
+
+
+def test_list_shows_availability():
+    p = mdperf("list")
+    assert p.returncode == 0, p.stderr
+    assert "torch-nn" in p.stdout and "water" in p.stdout
+    assert "missing package" in p.stdout or "available" in p.stdout
+
+
+def test_compare_relative_to_first():
+    p = mdperf("compare", "ase-lj", "torch-lj", "--system", "ar", "--atoms", "256", "--steps", "20", "--warmup", "2")
+    assert p.returncode == 0, p.stderr
+    assert "relative to ase-lj" in p.stdout
+    assert "1.00×" in p.stdout  # the first against itself
+
+
+def test_failed_calculator_exit_1_and_reason():
+    p = mdperf("run", "--calc", "calcs_for_tests:raising", "--atoms", "32", "--steps", "20")
+    assert p.returncode == 1
+    assert "error: RuntimeError: model exploded on purpose" in p.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "--calc", "nope"], "unknown calculator 'nope'; valid: emt, ase-lj"),
+        (["run", "--calc", "torch-lj", "--system", "xe"], "unknown system 'xe'; valid: cu, al, si, ar, water"),
+        (["run", "--calc", "torch-lj", "--atoms", "3"], "needs at least 32 atoms"),
+        (["run", "--calc", "torch-lj", "--steps", "0"], "steps must be > 0"),
+        (["run", "--calc", "torch-lj", "--device", "gpu"], "unknown device 'gpu'"),
+        (["run", "--calc", "pkg.mod:"], "malformed calculator spec"),
+        (["run", "--calc", "torch-lj", "--steps", "many"], "invalid int value"),
+        (["compare", "torch-lj", "nope"], "unknown calculator 'nope'"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_input_one_line_exit_2(args, message):
+    p = mdperf(*args)
+    assert p.returncode == 2
+    assert message in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_cuda_without_cuda_exit_2():
+    from conftest import CUDA_REASON
+
+    if not CUDA_REASON:
+        pytest.skip("CUDA is present")
+    p = mdperf("run", "--calc", "torch-lj", "--device", "cuda")
+    assert p.returncode == 2 and "CUDA is not available" in p.stderr
