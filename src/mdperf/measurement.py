@@ -176,73 +176,94 @@ def _sync(gpu: bool) -> None:
         torch.cuda.synchronize()
 
 
+class StepRecorder:
+    """The ASE observer of the timed window: a clock read per step, a NaN check, and every ``energy_interval``
+    steps one energy sample with the blow-up checks.  Kept this small so that timing does not slow the run."""
+
+    def __init__(self, structure, calc, steps: int, *, energy_interval: int, nve: bool, blowup_ev_per_atom: float,
+                 temperature_limit_k: float, progress: Callable[[int, int], None] | None = None,
+                 synchronize: Callable[[], None] | None = None) -> None:
+        self.structure, self.calc, self.steps = structure, calc, steps
+        self.energy_interval, self.nve = energy_interval, nve
+        self.blowup_ev_per_atom, self.temperature_limit_k = blowup_ev_per_atom, temperature_limit_k
+        self.progress, self.synchronize = progress, synchronize
+        self.n_atoms = len(structure)
+        self.stamps = np.full(steps + 1, np.nan)
+        n_energy = steps // energy_interval + 1
+        self.e_steps = np.zeros(n_energy, dtype=int)
+        self.e_total = np.full(n_energy, np.nan)
+        self.rss_every = max(1, steps // 20)
+        self.rss: list[float] = []
+        self.progress_every = max(1, steps // 200)
+        self.k = 0
+        self._reference: tuple[float, float] | None = None
+
+    def sample(self, k: int) -> None:
+        epot = float(self.calc.results["energy"]) / self.n_atoms
+        ekin = self.structure.get_kinetic_energy() / self.n_atoms
+        idx = k // self.energy_interval
+        self.e_steps[idx], self.e_total[idx] = k, epot + ekin
+        if self._reference is None:
+            self._reference = (epot + ekin, epot)
+        # Total energy is conserved only under NVE; elsewhere a jump of the potential energy is the sign.
+        jump = abs(epot + ekin - self._reference[0]) if self.nve else abs(epot - self._reference[1])
+        if jump > self.blowup_ev_per_atom:
+            raise BlowUp(k, "energy-jump", f"energy moved {jump:.3g} eV/atom (limit {self.blowup_ev_per_atom})")
+        temperature = 2 * ekin / (3 * units.kB)
+        if temperature > self.temperature_limit_k:
+            raise BlowUp(k, "temperature", f"temperature {temperature:.0f} K (limit {self.temperature_limit_k:.0f} K)")
+
+    def start(self) -> None:
+        """Stamp step 0 (ASE calls observers before the first step only when no step has run yet)."""
+        self.stamps[0] = time.perf_counter()
+        self.sample(0)
+        self.rss.append(memory.host_rss_mib())
+
+    def __call__(self) -> None:
+        if self.synchronize is not None:
+            self.synchronize()
+        stamp = time.perf_counter()
+        self.k = k = self.k + 1
+        self.stamps[k] = stamp
+        energy = self.calc.results.get("energy")
+        if energy is None or energy != energy or energy in (math.inf, -math.inf):
+            raise BlowUp(k, "nan", f"energy is {energy}")
+        if k % self.energy_interval == 0:
+            self.sample(k)
+        if k % self.rss_every == 0:
+            self.rss.append(memory.host_rss_mib())
+        if self.progress is not None and k % self.progress_every == 0:
+            self.progress(k, self.steps)
+
+
 def _timed_run(result, dyn, structure, calc, steps, gpu, energy_interval, blowup_ev_per_atom, temperature_k,
                timestep_fs, progress, nvml, nvml_baseline, nvml_reason) -> None:
     n_atoms = len(structure)
     nve = result.case["protocol"] == "nve"
-    stamps = np.full(steps + 1, np.nan)
-    n_energy = steps // energy_interval + 1
-    e_steps = np.zeros(n_energy, dtype=int)
-    e_total = np.full(n_energy, np.nan)
-    rss_every = max(1, steps // 20)
-    rss: list[float] = []
-    progress_every = max(1, steps // 200)
-    start = dyn.nsteps
-    reference: dict[str, float] = {}
-    t_limit = max(10 * temperature_k, temperature_k + 5000.0)
-    perf_counter = time.perf_counter
     synchronize = None
     if gpu:
         import torch
 
         synchronize = torch.cuda.synchronize
-
-    def sample(k: int) -> None:
-        epot = float(calc.results["energy"])
-        ekin = structure.get_kinetic_energy()
-        idx = k // energy_interval
-        e_steps[idx], e_total[idx] = k, (epot + ekin) / n_atoms
-        if not reference:
-            reference["etot"], reference["epot"] = e_total[idx], epot / n_atoms
-        jump = abs(e_total[idx] - reference["etot"]) if nve else abs(epot / n_atoms - reference["epot"])
-        if jump > blowup_ev_per_atom:
-            raise BlowUp(k, "energy-jump", f"energy moved {jump:.3g} eV/atom (limit {blowup_ev_per_atom})")
-        temperature = 2 * ekin / (3 * n_atoms * units.kB)
-        if temperature > t_limit:
-            raise BlowUp(k, "temperature", f"temperature {temperature:.0f} K (limit {t_limit:.0f} K)")
-
-    def observe() -> None:
-        if synchronize is not None:
-            synchronize()
-        k = dyn.nsteps - start
-        stamps[k] = perf_counter()
-        energy = calc.results.get("energy")
-        if energy is None or energy != energy or energy in (math.inf, -math.inf):
-            raise BlowUp(k, "nan", f"energy is {energy}")
-        if k % energy_interval == 0:
-            sample(k)
-        if k % rss_every == 0:
-            rss.append(memory.host_rss_mib())
-        if progress is not None and k % progress_every == 0:
-            progress(k, steps)
-
+    rec = StepRecorder(structure, calc, steps, energy_interval=energy_interval, nve=nve,
+                       blowup_ev_per_atom=blowup_ev_per_atom,
+                       temperature_limit_k=max(10 * temperature_k, temperature_k + 5000.0),
+                       progress=progress, synchronize=synchronize)
     if gpu:
         import torch
 
         torch.cuda.reset_peak_memory_stats()
         gpu_start = memory.torch_cuda_stats()["allocated_mib"]
-    # The first stamp: ASE calls observers before the first step only when no step has run yet.
-    stamps[0] = perf_counter()
-    if start == 0:
-        rss.append(memory.host_rss_mib())
+    if dyn.nsteps == 0:
+        rec.k = -1  # ASE's own call before the first step becomes step 0
     else:
-        sample(0)
-        rss.append(memory.host_rss_mib())
-    dyn.attach(observe, interval=1)
+        rec.start()
+    dyn.attach(rec, interval=1)
     dyn.run(steps)
     if progress is not None:
         progress(steps, steps)
 
+    stamps, rss, e_steps, e_total = rec.stamps, rec.rss, rec.e_steps, rec.e_total
     latency_s = np.diff(stamps)
     result.samples["latency_ms"] = [float(x) for x in latency_s * 1e3]
     summary = stats.latency_summary_ms(latency_s)

@@ -11,8 +11,11 @@ import psutil
 MIB = 1024 * 1024
 
 
+_PROCESS = psutil.Process()
+
+
 def host_rss_mib() -> float:
-    return psutil.Process().memory_info().rss / MIB
+    return _PROCESS.memory_info().rss / MIB
 
 
 def host_peak_rss_mib() -> float:
