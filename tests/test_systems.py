@@ -53,3 +53,9 @@ def test_bad_input():
         systems.build("xenon", 100)
     with pytest.raises(UserError, match="at least 32"):
         systems.build("cu", 8)
+
+
+@pytest.mark.parametrize("name", list(systems.SYSTEMS))
+@pytest.mark.parametrize("n", [40, 1000, 5000])
+def test_atom_count_predicts_build(name, n):
+    assert systems.atom_count(name, n) == len(systems.build(name, n))

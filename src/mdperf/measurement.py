@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-from ase import units
+from ase import Atoms, units
+from ase.calculators.calculator import Calculator
+from ase.md.md import MolecularDynamics
 
 from . import calculators, environment, memory, stats, systems
 from .drift import energy_drift
@@ -82,6 +85,74 @@ def validate_case(device: str, steps: int, warmup: int, protocol: str, energy_in
         raise UserError(f"energy interval must be > 0, got {energy_interval}")
 
 
+@dataclass
+class PreparedCase:
+    """A case ready to step: the structure with its calculator attached, its dynamics, and the cold start."""
+
+    case: dict[str, Any]
+    structure: Atoms
+    calc: Calculator
+    dyn: MolecularDynamics
+    gpu: bool
+    model_load_s: float
+    first_call_s: float
+
+    def step(self, n: int = 1) -> None:
+        """Run ``n`` MD steps and wait for the device: what asv's ``time_`` benchmarks time."""
+        self.dyn.run(n)
+        _sync(self.gpu)
+
+
+def describe_case(calculator: str, system: str, atoms: int, steps: int, *, protocol: str = "nve",
+                  device: str = "cpu", dtype: str | None = None, warmup: int = 20, timestep_fs: float | None = None,
+                  temperature_k: float | None = None, seed: int = 0, energy_interval: int = 10) -> dict[str, Any]:
+    """Check the arguments (bad input raises UserError) and resolve their defaults into the case record."""
+    validate_case(device, steps, warmup, protocol, energy_interval)
+    spec = systems.get_system(system)
+    entry = calculators.resolve(calculator)
+    n_atoms = systems.atom_count(system, atoms)
+    return {
+        "calculator": calculator, "system": system, "atoms_requested": atoms, "atoms": n_atoms,
+        "protocol": protocol, "device": device, "dtype": entry.effective_dtype(dtype), "steps": steps,
+        "warmup": warmup, "timestep_fs": spec.timestep_fs if timestep_fs is None else float(timestep_fs),
+        "temperature_k": spec.temperature_k if temperature_k is None else float(temperature_k), "seed": seed,
+        "energy_interval": energy_interval,
+    }
+
+
+def prepare(case: dict[str, Any]) -> PreparedCase:
+    """Build the structure, the calculator (timed: model load, first call) and the dynamics for ``case``.
+
+    Raises :class:`Unsupported` when the calculator is unavailable or cannot run the case, :class:`BlowUp` on a
+    non-finite first evaluation; anything the calculator raises propagates.
+    """
+    entry = calculators.resolve(case["calculator"])
+    availability = entry.availability(case["device"])
+    if not availability.available:
+        raise Unsupported(availability.reason)
+    spec = systems.get_system(case["system"])
+    structure = systems.build(case["system"], case["atoms_requested"], temperature_k=case["temperature_k"],
+                              seed=case["seed"])
+    gpu = case["device"] == "cuda"
+    _sync(gpu)
+    # Cold start: build the calculator (model load) and its first evaluation (compile, first neighbour list).
+    t0 = time.perf_counter()
+    calc = entry.create(device=case["device"], dtype=case["dtype"], system=spec)
+    t1 = time.perf_counter()
+    structure.calc = calc
+    forces = structure.get_forces()
+    _sync(gpu)
+    t2 = time.perf_counter()
+    energy0 = calc.results.get("energy")
+    if energy0 is None or not math.isfinite(float(energy0)):
+        raise BlowUp(0, "nan", f"energy is {energy0} on the first evaluation")
+    if not np.all(np.isfinite(forces)):
+        raise BlowUp(0, "nan", "forces contain NaN or inf on the first evaluation")
+    dyn = make_dynamics(structure, case["protocol"], timestep_fs=case["timestep_fs"],
+                        temperature_k=case["temperature_k"], seed=case["seed"])
+    return PreparedCase(case, structure, calc, dyn, gpu, t1 - t0, t2 - t1)
+
+
 def measure(
     calculator: str,
     system: str = "ar",
@@ -105,59 +176,26 @@ def measure(
     A calculator that is unavailable or cannot run the case gives a result with status ``skipped``; one that
     raises or blows up gives status ``error``.  Neither raises.
     """
-    validate_case(device, steps, warmup, protocol, energy_interval)
-    spec = systems.get_system(system)
-    entry = calculators.resolve(calculator)
-    structure = systems.build(system, atoms, temperature_k=temperature_k, seed=seed)
-    timestep_fs = spec.timestep_fs if timestep_fs is None else float(timestep_fs)
-    temperature_k = spec.temperature_k if temperature_k is None else float(temperature_k)
-    case: dict[str, Any] = {
-        "calculator": calculator, "system": system, "atoms_requested": atoms, "atoms": len(structure),
-        "protocol": protocol, "device": device, "dtype": entry.effective_dtype(dtype), "steps": steps,
-        "warmup": warmup, "timestep_fs": timestep_fs, "temperature_k": temperature_k, "seed": seed,
-        "energy_interval": energy_interval,
-    }
+    case = describe_case(calculator, system, atoms, steps, protocol=protocol, device=device, dtype=dtype,
+                         warmup=warmup, timestep_fs=timestep_fs, temperature_k=temperature_k, seed=seed,
+                         energy_interval=energy_interval)
     result = MeasureResult(case=case, environment=environment.collect(repo))
-
-    availability = entry.availability(device)
-    if not availability.available:
-        return _finish(result, "skipped", availability.reason)
-
     gpu = device == "cuda"
     nvml, nvml_reason = (memory.open_nvml() if gpu else (None, "not on CUDA"))
     try:
-        if gpu:
-            import torch
-
-            torch.cuda.synchronize()
-        nvml_baseline = nvml.used_mib() if nvml else None
-        # Cold start: build the calculator (model load) and its first evaluation (compile, first neighbour list).
-        t0 = time.perf_counter()
-        try:
-            calc = entry.create(device=device, dtype=dtype, system=spec)
-        except Unsupported as exc:
-            return _finish(result, "skipped", str(exc))
-        t1 = time.perf_counter()
-        structure.calc = calc
-        structure.get_forces()
         _sync(gpu)
-        t2 = time.perf_counter()
-        result.metrics["model_load_ms"] = Metric.ok((t1 - t0) * 1e3, "ms")
-        result.metrics["first_call_ms"] = Metric.ok((t2 - t1) * 1e3, "ms")
-        result.metrics["cold_start_ms"] = Metric.ok((t2 - t0) * 1e3, "ms")
-        energy0 = calc.results.get("energy")
-        if energy0 is None or not math.isfinite(float(energy0)):
-            raise BlowUp(0, "nan", f"energy is {energy0} on the first evaluation")
-        if not np.all(np.isfinite(structure.get_forces())):
-            raise BlowUp(0, "nan", "forces contain NaN or inf on the first evaluation")
-        try:
-            dyn = make_dynamics(structure, protocol, timestep_fs=timestep_fs, temperature_k=temperature_k, seed=seed)
-        except Unsupported as exc:
-            return _finish(result, "skipped", str(exc))
+        nvml_baseline = nvml.used_mib() if nvml else None
+        prepared = prepare(case)
+        result.metrics["model_load_ms"] = Metric.ok(prepared.model_load_s * 1e3, "ms")
+        result.metrics["first_call_ms"] = Metric.ok(prepared.first_call_s * 1e3, "ms")
+        result.metrics["cold_start_ms"] = Metric.ok((prepared.model_load_s + prepared.first_call_s) * 1e3, "ms")
         if warmup:
-            dyn.run(warmup)
-        _timed_run(result, dyn, structure, calc, steps, gpu, energy_interval, blowup_ev_per_atom, temperature_k,
-                   timestep_fs, progress, nvml, nvml_baseline, nvml_reason)
+            prepared.dyn.run(warmup)
+        _timed_run(result, prepared.dyn, prepared.structure, prepared.calc, steps, gpu, energy_interval,
+                   blowup_ev_per_atom, case["temperature_k"], case["timestep_fs"], progress, nvml, nvml_baseline,
+                   nvml_reason)
+    except Unsupported as exc:
+        return _finish(result, "skipped", str(exc))
     except BlowUp as exc:
         result.blowup = {"step": exc.step, "kind": exc.kind, "message": exc.message}
         return _finish(result, "error", str(exc))

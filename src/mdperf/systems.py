@@ -147,6 +147,23 @@ def thermal_momenta(masses: np.ndarray, temperature_k: float, rng: np.random.Gen
     return p
 
 
+def atom_count(name: str, n_atoms: int) -> int:
+    """The atom count ``build(name, n_atoms)`` gives, without building it (bad sizes raise UserError)."""
+    system = _check_size(name, n_atoms)
+    per_cell = system.atoms_per_cell
+    reps = supercell_repeats(per_cell, n_atoms)
+    return per_cell * reps[0] * reps[1] * reps[2]
+
+
+def _check_size(name: str, n_atoms: int) -> System:
+    system = get_system(name)
+    if n_atoms < system.min_atoms:
+        raise UserError(f"system {name!r} needs at least {system.min_atoms} atoms, got {n_atoms}")
+    if n_atoms > MAX_ATOMS:
+        raise UserError(f"at most {MAX_ATOMS} atoms, got {n_atoms}")
+    return system
+
+
 def build(
     name: str,
     n_atoms: int,
@@ -155,11 +172,7 @@ def build(
     seed: int = 0,
 ) -> Atoms:
     """Build system ``name`` with about ``n_atoms`` atoms; velocities drawn at ``temperature_k`` from ``seed``."""
-    system = get_system(name)
-    if n_atoms < system.min_atoms:
-        raise UserError(f"system {name!r} needs at least {system.min_atoms} atoms, got {n_atoms}")
-    if n_atoms > MAX_ATOMS:
-        raise UserError(f"at most {MAX_ATOMS} atoms, got {n_atoms}")
+    system = _check_size(name, n_atoms)
     rng = np.random.default_rng(seed)
     cell = system.unit_cell(rng)
     atoms = cell.repeat(supercell_repeats(len(cell), n_atoms))
