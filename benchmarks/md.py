@@ -1,0 +1,181 @@
+"""asv benchmarks: thin shells over mdperf (``mdperf.measurement``), never a second measurement.
+
+Profiles choose the cases; ``MDPERF_PROFILE`` (quick | default | full) selects one, ``mdperf track --profile``
+sets it.  Parameter names are the same in every profile, so series line up.
+
+* ``Step.time_md_step`` — asv times one MD step (with device synchronisation on CUDA).
+* ``Step.peakmem_md_run`` — asv's peak RSS of a process that runs the case.
+* ``Latency``, ``Memory``, ``GpuMemory``, ``Energy`` — ``track_`` values from ONE mdperf measurement per case
+  per commit, shared through the module-level ``setup_cache`` (asv runs it once for all four classes).
+
+A case that cannot run here (no CUDA, package missing, mdperf at this commit too old) raises
+NotImplementedError in ``setup``, which asv shows as n/a (skipped).
+"""
+
+import os
+
+PROFILES = {
+    # smoke runs and the test-suite: one small case
+    "quick": {"calculator": ["torch-lj"], "atoms": [108], "device": ["cpu"], "system": "ar", "steps": 200,
+              "warmup": 5},
+    # one commit in under 5 minutes on a 2-core CPU machine
+    "default": {"calculator": ["emt", "torch-lj", "torch-morse", "torch-nn"], "atoms": [256, 2048],
+                "device": ["cpu"], "system": "cu", "steps": 1000, "warmup": 20},
+    # the nightly GPU runner: every calculator, up to 100,000 atoms, CPU and CUDA
+    "full": {"calculator": ["emt", "ase-lj", "torch-lj", "torch-morse", "torch-nn", "mace", "sevennet"],
+             "atoms": [256, 2048, 16384, 100000], "device": ["cpu", "cuda"], "system": "cu", "steps": 1000,
+             "warmup": 20},
+}
+PROFILE_NAME = os.environ.get("MDPERF_PROFILE", "default")
+if PROFILE_NAME not in PROFILES:
+    raise ValueError(f"MDPERF_PROFILE={PROFILE_NAME!r}; valid: {', '.join(PROFILES)}")
+PROFILE = PROFILES[PROFILE_NAME]
+PARAMS = [PROFILE["calculator"], PROFILE["atoms"], PROFILE["device"]]
+PARAM_NAMES = ["calculator", "atoms", "device"]
+
+
+def _skip_reason_too_big(calculator, atoms, device):
+    # Slow references at sizes that would take the nightly run hours: not a measurement worth having.
+    if calculator in ("emt", "ase-lj") and atoms > 20000:
+        return f"{calculator} is a CPU reference; skipped above 20,000 atoms"
+    return None
+
+
+def _case(calculator, atoms, device):
+    try:
+        from mdperf.measurement import describe_case
+    except ImportError as exc:
+        raise NotImplementedError(f"mdperf at this commit has no describe_case: {exc}")
+    reason = _skip_reason_too_big(calculator, atoms, device)
+    if reason:
+        raise NotImplementedError(reason)
+    from mdperf.errors import UserError
+
+    try:
+        return describe_case(calculator, PROFILE["system"], atoms, PROFILE["steps"], device=device,
+                             warmup=PROFILE["warmup"])
+    except UserError as exc:  # e.g. CUDA asked for on a machine without it
+        raise NotImplementedError(str(exc))
+
+
+def measure_all():
+    """One mdperf measurement per case of the profile: the only place the suite measures."""
+    try:
+        from mdperf import measure
+    except ImportError as exc:
+        return {"error": f"mdperf at this commit cannot be measured: {exc}"}
+    results = {}
+    for calculator in PARAMS[0]:
+        for atoms in PARAMS[1]:
+            for device in PARAMS[2]:
+                key = f"{calculator}|{atoms}|{device}"
+                if _skip_reason_too_big(calculator, atoms, device):
+                    continue
+                if device == "cuda":
+                    from mdperf.calculators import cuda_available
+
+                    if not cuda_available():
+                        results[key] = {"status": "skipped", "reason": "needs CUDA, which is not available"}
+                        continue
+                r = measure(calculator, PROFILE["system"], atoms, PROFILE["steps"], device=device,
+                            warmup=PROFILE["warmup"])
+                results[key] = {"status": r.status, "reason": r.reason,
+                                "metrics": {k: m.value if m.status == "ok" else None for k, m in r.metrics.items()},
+                                "metric_reasons": {k: m.reason for k, m in r.metrics.items() if m.status != "ok"}}
+    return results
+
+
+measure_all.timeout = 3600
+
+
+class _Tracked:
+    """Base of the track_ classes: look the case up in the shared measurement, skip what did not run."""
+
+    params = PARAMS
+    param_names = PARAM_NAMES
+    setup_cache = measure_all
+    metrics = ()
+
+    def setup(self, cache, calculator, atoms, device):
+        if "error" in cache:
+            raise NotImplementedError(cache["error"])
+        key = f"{calculator}|{atoms}|{device}"
+        reason = _skip_reason_too_big(calculator, atoms, device)
+        if reason:
+            raise NotImplementedError(reason)
+        result = cache[key]
+        if result["status"] == "skipped":
+            raise NotImplementedError(result["reason"])
+        if result["status"] == "error":
+            raise RuntimeError(f"{key}: {result['reason']}")
+        missing = [m for m in self.metrics if result["metrics"].get(m) is None]
+        if missing:
+            raise NotImplementedError(f"{missing[0]}: {result['metric_reasons'].get(missing[0], 'not measured')}")
+        self.values = result["metrics"]
+
+
+def _track(metric, unit, doc):
+    def track(self, cache, calculator, atoms, device):
+        return self.values[metric]
+
+    track.unit = unit
+    track.__doc__ = doc
+    return track
+
+
+class Latency(_Tracked):
+    metrics = ("latency_median_ms", "latency_p95_ms", "latency_p99_ms", "steps_per_s", "cold_start_ms")
+    track_latency_p50_ms = _track("latency_median_ms", "ms", "Median MD step latency")
+    track_latency_p95_ms = _track("latency_p95_ms", "ms", "P95 MD step latency")
+    track_latency_p99_ms = _track("latency_p99_ms", "ms", "P99 MD step latency")
+    track_steps_per_s = _track("steps_per_s", "steps/s", "MD steps per second (higher is better)")
+    track_cold_start_ms = _track("cold_start_ms", "ms", "Model load and first evaluation")
+
+
+class Memory(_Tracked):
+    metrics = ("host_rss_growth_mib",)
+    track_host_rss_growth_mib = _track("host_rss_growth_mib", "MiB", "Host RSS growth over the timed steps")
+
+
+class GpuMemory(_Tracked):
+    metrics = ("gpu_peak_allocated_mib", "gpu_peak_reserved_mib", "gpu_nvml_used_mib", "gpu_memory_growth_mib")
+    track_gpu_peak_allocated_mib = _track("gpu_peak_allocated_mib", "MiB", "torch peak allocated")
+    track_gpu_peak_reserved_mib = _track("gpu_peak_reserved_mib", "MiB", "torch peak reserved")
+    track_gpu_nvml_used_mib = _track("gpu_nvml_used_mib", "MiB", "NVML device memory above the baseline")
+    track_gpu_memory_growth_mib = _track("gpu_memory_growth_mib", "MiB", "GPU memory growth over the timed steps")
+
+
+class Energy(_Tracked):
+    metrics = ("drift_mev_per_atom_ps", "energy_max_dev_mev_per_atom")
+    track_drift_mev_per_atom_ps = _track("drift_mev_per_atom_ps", "meV/atom/ps", "NVE energy drift")
+    track_energy_max_dev_mev_per_atom = _track("energy_max_dev_mev_per_atom", "meV/atom",
+                                               "NVE max |E(t) - E(0)| per atom")
+
+
+class Step:
+    """asv's own timer on one MD step of the same case, and asv's peak memory of a process that runs it."""
+
+    params = PARAMS
+    param_names = PARAM_NAMES
+    # A few samples of a step that takes milliseconds to a second are enough next to the 1000-step track.
+    repeat = (1, 5, 10.0)
+    number = 1
+    warmup_time = 0.0
+    timeout = 600
+
+    def setup(self, calculator, atoms, device):
+        from mdperf.errors import Unsupported
+        from mdperf.measurement import prepare
+
+        case = _case(calculator, atoms, device)
+        try:
+            self.prepared = prepare(case)
+        except Unsupported as exc:
+            raise NotImplementedError(str(exc))
+        self.prepared.step(3)  # warm-up
+
+    def time_md_step(self, calculator, atoms, device):
+        self.prepared.step(1)
+
+    def peakmem_md_run(self, calculator, atoms, device):
+        self.prepared.step(10)
