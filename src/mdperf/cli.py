@@ -1,7 +1,7 @@
-"""The ``mdperf`` command line: list, run, compare.
+"""The ``mdperf`` command line: list, run, compare, track, publish, preview.
 
-Exit codes: 0 done; 1 a measurement failed or was skipped (the reason is printed); 2 bad input (one line on
-stderr, no traceback).
+Exit codes: 0 done; 1 a measurement failed or was skipped, or (track) some commits failed to build or
+benchmark; 2 bad input or could not run at all (one line on stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -62,6 +62,22 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_ = sub.add_parser("compare", help="the same case for several calculators, relative to the first")
     cmp_.add_argument("calcs", nargs="+", metavar="CALC")
     _case_args(cmp_)
+    trk = sub.add_parser("track", help="run the asv suite over commits and publish the site")
+    trk.add_argument("range", nargs="?", default=None,
+                     help="A..B, a branch or a commit (default: the current branch's commits after the newest one "
+                          "measured on this machine; on a machine with no results, the last few)")
+    trk.add_argument("--last", type=int, default=None, help="the last N commits of the current branch")
+    trk.add_argument("--profile", default=None, help="quick | default | full (default: pyproject's, else default)")
+    trk.add_argument("--machine", default=None, help="asv machine name (default: host and GPU identity)")
+    trk.add_argument("--repo", default=".", help="the repository to track (default: the current one)")
+    trk.add_argument("--config", default=None, help="asv config (default: REPO/asv.conf.json)")
+    pub = sub.add_parser("publish", help="publish the asv site from the results")
+    pub.add_argument("--repo", default=".")
+    pub.add_argument("--config", default=None)
+    prev = sub.add_parser("preview", help="serve the published site on localhost")
+    prev.add_argument("--repo", default=".")
+    prev.add_argument("--config", default=None)
+    prev.add_argument("--port", type=int, default=8080)
     return parser
 
 
@@ -198,6 +214,77 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK if all(r.status == "ok" for r in results) else EXIT_FAILED
 
 
+def cmd_track(args: argparse.Namespace, console: Console) -> int:
+    from .track import TrackError, _fmt_s, track
+
+    state: dict = {}
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} commits"),
+                        console=console, transient=True)
+
+    def on_start(n: int, skipped: int) -> None:
+        console.print(f"{n} commit(s) to measure, {skipped} already measured")
+        if n:
+            progress.start()
+            state["task"] = progress.add_task("measuring", total=n)
+
+    def on_commit_start(i: int, commit: str, subject: str) -> None:
+        progress.update(state["task"], description=f"{commit[:10]} {escape(subject[:40])}")
+
+    def on_commit_done(i: int, outcome, subject: str) -> None:
+        progress.update(state["task"], completed=i + 1)
+        mark = "[green]ok[/]" if outcome.status == "ok" else f"[red]failed[/]: {escape(outcome.reason)}"
+        progress.console.print(f"{outcome.commit[:10]} {escape(subject[:50])}: {mark} ({_fmt_s(outcome.wall_s)}, "
+                               f"overhead {_fmt_s(outcome.overhead_s)})")
+
+    try:
+        summary = track(args.repo, args.range, last=args.last, profile=args.profile, machine_name=args.machine,
+                        config=args.config, on_start=on_start, on_commit_start=on_commit_start,
+                        on_commit_done=on_commit_done)
+    except TrackError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        progress.stop()
+    ok = len(summary.measured) - len(summary.failed)
+    console.print(f"machine {summary.machine}: {ok} measured, {len(summary.failed)} failed, "
+                  f"{summary.skipped} skipped (already measured)"
+                  + (f"; environment set-up {_fmt_s(summary.setup_s)}" if summary.measured else ""))
+    if summary.site:
+        console.print(f"site: {summary.site}", highlight=False, soft_wrap=True)
+    elif summary.publish_error:
+        console.print(f"[red]site not published[/]: {escape(summary.publish_error)}")
+    else:
+        console.print("no results yet, so no site")
+    return EXIT_FAILED if summary.failed or summary.publish_error else EXIT_OK
+
+
+def cmd_publish(args: argparse.Namespace, console: Console) -> int:
+    from . import asvconf
+    from .track import publish
+
+    setup = asvconf.load(asvconf.find_repo(args.repo), args.config)
+    site, error = publish(setup)
+    if error:
+        raise UserError(error)
+    console.print(f"site: {site}", highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def cmd_preview(args: argparse.Namespace, console: Console) -> int:
+    import functools
+    import http.server
+
+    from . import asvconf
+
+    setup = asvconf.load(asvconf.find_repo(args.repo), args.config)
+    if not (setup.html_dir / "index.html").exists():
+        raise UserError(f"no site at {setup.html_dir}; run `mdperf track` or `mdperf publish` first")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(setup.html_dir))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server:
+        console.print(f"serving {setup.html_dir} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
+        server.serve_forever()
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     err = Console(stderr=True)
@@ -209,6 +296,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_run(args, console)
         if args.command == "compare":
             return cmd_compare(args, console)
+        if args.command == "track":
+            return cmd_track(args, console)
+        if args.command == "publish":
+            return cmd_publish(args, console)
+        if args.command == "preview":
+            return cmd_preview(args, console)
     except UserError as exc:
         err.print(f"mdperf: error: {exc}", highlight=False, markup=False, soft_wrap=True)
         return EXIT_BAD_INPUT

@@ -1,0 +1,87 @@
+"""The measured repository's asv configuration and mdperf's own settings for it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DEFAULT_LAST = 3  # commits measured by `mdperf track` on a machine with no results yet
+
+
+@dataclass
+class AsvSetup:
+    repo: Path
+    config_path: Path
+    results_dir: Path
+    html_dir: Path
+    env_dir: Path
+    matrix: dict[str, Any]
+    first_commit: str | None
+    default_last: int
+    default_profile: str
+
+    @property
+    def state_dir(self) -> Path:
+        """mdperf's own files beside asv's (kept out of results_dir, which asv publish reads wholesale)."""
+        return self.results_dir.parent / "mdperf"
+
+    @property
+    def torch_requirement(self) -> str:
+        return str(self.matrix.get("req", {}).get("torch", "") or "any")
+
+
+def git(repo: Path, *args: str) -> str:
+    p = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise UserError(f"git {' '.join(args)} failed in {repo}: {p.stderr.strip().splitlines()[-1] if p.stderr.strip() else p.returncode}")
+    return p.stdout.strip()
+
+
+def find_repo(path: str | Path = ".") -> Path:
+    try:
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, text=True)
+    except (OSError, NotADirectoryError) as exc:
+        raise UserError(f"cannot use {path}: {exc}") from None
+    if top.returncode != 0:
+        raise UserError(f"{Path(path).resolve()} is not inside a git repository")
+    return Path(top.stdout.strip())
+
+
+def load(repo: Path, config: str | Path | None = None) -> AsvSetup:
+    from asv import util
+
+    config_path = Path(config) if config else repo / "asv.conf.json"
+    if not config_path.exists():
+        raise UserError(f"no asv configuration at {config_path} (mdperf track needs an asv.conf.json)")
+    try:
+        d = util.load_json(str(config_path), api_version=1, js_comments=True)
+    except Exception as exc:
+        raise UserError(f"cannot read {config_path}: {exc}") from None
+    base = config_path.parent
+
+    def where(key: str, default: str) -> Path:
+        return (base / d.get(key, default)).resolve()
+
+    settings: dict[str, Any] = {}
+    pyproject = repo / "pyproject.toml"
+    if pyproject.exists():
+        try:
+            settings = tomllib.loads(pyproject.read_text()).get("tool", {}).get("mdperf", {}).get("track", {})
+        except tomllib.TOMLDecodeError as exc:
+            raise UserError(f"cannot read {pyproject}: {exc}") from None
+    return AsvSetup(
+        repo=repo, config_path=config_path, results_dir=where("results_dir", "results"),
+        html_dir=where("html_dir", "html"), env_dir=where("env_dir", "env"), matrix=d.get("matrix", {}),
+        first_commit=settings.get("first_commit"), default_last=int(settings.get("default_last", DEFAULT_LAST)),
+        default_profile=str(settings.get("profile", "default")),
+    )

@@ -1,0 +1,290 @@
+"""`mdperf track`: run the asv suite over a repository's commits, record each commit's outcome, publish.
+
+One ``asv run`` per commit (from a one-line hash file), so a commit that fails to build or whose benchmarks
+error is recorded as failed and the run goes on, and an interrupted run resumes with the commits not yet
+recorded.  The ledger ``<results_dir>/../mdperf/track-<machine>.json`` holds each commit's outcome and timings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import asvconf, machine
+from .asvconf import AsvSetup, git
+from .errors import UserError
+from .result import atomic_write_text
+
+PROFILES = ("quick", "default", "full")
+
+
+@dataclass
+class CommitOutcome:
+    commit: str
+    status: str  # "ok" | "failed"
+    reason: str = ""
+    wall_s: float = 0.0
+    benchmark_s: float = 0.0  # time asv reports inside benchmarks (setup_cache included)
+    date: float = field(default_factory=time.time)
+
+    @property
+    def overhead_s(self) -> float:
+        """Build, install and asv's own start-up: the commit's wall time outside the benchmarks."""
+        return max(0.0, self.wall_s - self.benchmark_s)
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.entries: dict[str, dict[str, Any]] = {}
+        if path.exists():
+            try:
+                self.entries = json.loads(path.read_text()).get("commits", {})
+            except (OSError, ValueError):
+                self.entries = {}  # a damaged ledger only costs re-measuring
+
+    def record(self, outcome: CommitOutcome) -> None:
+        self.entries[outcome.commit] = {
+            "status": outcome.status, "reason": outcome.reason, "wall_s": outcome.wall_s,
+            "benchmark_s": outcome.benchmark_s, "overhead_s": outcome.overhead_s, "date": outcome.date,
+        }
+        atomic_write_text(self.path, json.dumps({"version": 1, "commits": self.entries}, indent=1))
+
+
+def results_files(setup: AsvSetup, machine_name: str, commit: str) -> list[Path]:
+    d = setup.results_dir / machine_name
+    return sorted(d.glob(f"{commit[:8]}-*.json")) if d.is_dir() else []
+
+
+def measured_commits(setup: AsvSetup, machine_name: str, ledger: Ledger) -> set[str]:
+    """Commits with an outcome in the ledger, plus those asv has results for (measured by plain asv)."""
+    done = set(ledger.entries)
+    d = setup.results_dir / machine_name
+    if d.is_dir():
+        for f in d.glob("*.json"):
+            if f.name != "machine.json":
+                try:
+                    done.add(json.loads(f.read_text())["commit_hash"])
+                except (OSError, ValueError, KeyError):
+                    pass
+    return done
+
+
+def select_commits(setup: AsvSetup, spec: str | None, last: int | None, measured: set[str]) -> tuple[list[str], int]:
+    """The commits to measure, oldest first, and how many in the range were skipped as already measured."""
+    repo = setup.repo
+    if spec and last:
+        raise UserError("give a range or --last, not both")
+    if last is not None and last <= 0:
+        raise UserError(f"--last must be > 0, got {last}")
+    if spec:
+        if ".." in spec:
+            candidates = _rev_list(repo, spec)
+        else:
+            _verify(repo, spec)
+            if _is_branch(repo, spec):
+                candidates = _rev_list(repo, spec)
+            else:
+                candidates = [git(repo, "rev-parse", f"{spec}^{{commit}}")]
+    elif last:
+        candidates = _rev_list(repo, "HEAD", f"--max-count={last}")
+    else:
+        head = _rev_list(repo, "HEAD")
+        seen = [c for c in head if c in measured]
+        if not seen:
+            candidates = head[: setup.default_last]
+        else:
+            newest_measured = seen[0]  # rev-list is newest first
+            candidates = head[: head.index(newest_measured)]
+    if setup.first_commit:
+        _verify(repo, setup.first_commit)
+        before = set(_rev_list(repo, f"{setup.first_commit}^@")) if _has_parent(repo, setup.first_commit) else set()
+        candidates = [c for c in candidates if c not in before]
+    todo = [c for c in candidates if c not in measured]
+    return list(reversed(todo)), len(candidates) - len(todo)
+
+
+def _rev_list(repo: Path, *args: str) -> list[str]:
+    out = git(repo, "rev-list", "--first-parent", *args)
+    return out.split() if out else []
+
+
+def _verify(repo: Path, rev: str) -> None:
+    p = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=repo,
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise UserError(f"unknown commit or branch {rev!r} in {repo}")
+
+
+def _is_branch(repo: Path, name: str) -> bool:
+    return subprocess.run(["git", "show-ref", "--verify", "--quiet", f"refs/heads/{name}"], cwd=repo).returncode == 0
+
+
+def _has_parent(repo: Path, rev: str) -> bool:
+    return subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^"], cwd=repo,
+                          capture_output=True).returncode == 0
+
+
+def _asv(setup: AsvSetup, *args: str) -> list[str]:
+    return [sys.executable, "-m", "asv", *args, "--config", str(setup.config_path)]
+
+
+def _run_logged(cmd: list[str], log: Path, env: dict[str, str], cwd: Path, timeout_s: float | None = None) -> int:
+    """Run ``cmd`` in its own process group, output to ``log``; on Ctrl-C the whole group is stopped."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)
+        try:
+            return proc.wait(timeout=timeout_s)
+        except BaseException:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+            raise
+
+
+def classify(setup: AsvSetup, machine_name: str, commit: str, returncode: int, log: Path) -> tuple[str, str, float]:
+    """(status, reason, benchmark seconds) from asv's result file for ``commit``."""
+    files = results_files(setup, machine_name, commit)
+    if not files:
+        return "failed", f"asv wrote no results (exit {returncode}); log: {log}", 0.0
+    failed, total, bench_s = [], 0, 0.0
+    for f in files:
+        try:
+            data = json.loads(f.read_text())
+        except (OSError, ValueError) as exc:
+            return "failed", f"unreadable results {f.name}: {exc}", 0.0
+        columns = data.get("result_columns", [])
+        i_result = columns.index("result") if "result" in columns else 0
+        i_duration = columns.index("duration") if "duration" in columns else None
+        for name, row in data.get("results", {}).items():
+            total += 1
+            values = row[i_result]
+            if values is None or (isinstance(values, list) and values and all(v is None for v in values)):
+                failed.append(name)
+            if i_duration is not None and len(row) > i_duration and row[i_duration]:
+                bench_s += float(row[i_duration])
+        bench_s += sum(float(v) for v in (data.get("durations") or {}).values())
+    if total and len(failed) == total:
+        return "failed", _build_failure(log) or f"every benchmark failed; log: {log}", bench_s
+    if failed:
+        return "failed", f"{len(failed)} of {total} benchmarks errored ({', '.join(sorted(failed)[:3])}" + \
+            ("…" if len(failed) > 3 else "") + f"); log: {log}", bench_s
+    return "ok", "", bench_s
+
+
+def _build_failure(log: Path) -> str:
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return ""
+    if "Error running" in text or "Failed to build" in text or "failed to build" in text.lower():
+        return f"build failed; log: {log}"
+    return ""
+
+
+@dataclass
+class TrackSummary:
+    machine: str
+    measured: list[CommitOutcome]
+    skipped: int
+    site: Path | None
+    setup_s: float
+    publish_error: str = ""
+
+    @property
+    def failed(self) -> list[CommitOutcome]:
+        return [o for o in self.measured if o.status != "ok"]
+
+
+def track(
+    repo_path: str | Path = ".",
+    spec: str | None = None,
+    *,
+    last: int | None = None,
+    profile: str | None = None,
+    machine_name: str | None = None,
+    config: str | None = None,
+    on_start: Callable[[int, int], None] | None = None,
+    on_commit_start: Callable[[int, str, str], None] | None = None,
+    on_commit_done: Callable[[int, CommitOutcome, str], None] | None = None,
+) -> TrackSummary:
+    """Measure the selected commits with asv and publish the site; bad input raises UserError."""
+    repo = asvconf.find_repo(repo_path)
+    setup = asvconf.load(repo, config)
+    profile = profile or setup.default_profile
+    if profile not in PROFILES:
+        raise UserError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
+    ident = machine.identity(setup.torch_requirement)
+    name = machine_name or machine.default_name(ident)
+    if not name or "/" in name:
+        raise UserError(f"invalid machine name {name!r}")
+    ledger = Ledger(setup.state_dir / f"track-{name}.json")
+    commits, skipped = select_commits(setup, spec, last, measured_commits(setup, name, ledger))
+    if on_start:
+        on_start(len(commits), skipped)
+    machine.register(name, ident)
+    env = dict(os.environ, MDPERF_PROFILE=profile)
+    logs = setup.state_dir / "logs" / name
+    setup_s = 0.0
+    outcomes: list[CommitOutcome] = []
+    if commits:
+        t0 = time.perf_counter()
+        rc = _run_logged(_asv(setup, "setup"), logs / "asv-setup.log", env, repo)
+        setup_s = time.perf_counter() - t0
+        if rc != 0:
+            raise TrackError(f"could not create the benchmark environment (asv setup exit {rc}); "
+                             f"log: {logs / 'asv-setup.log'}")
+    for i, commit in enumerate(commits):
+        subject = git(repo, "log", "-1", "--format=%s", commit)
+        if on_commit_start:
+            on_commit_start(i, commit, subject)
+        hashfile = setup.state_dir / "hashfile.txt"
+        atomic_write_text(hashfile, commit + "\n")
+        log = logs / f"{commit[:12]}.log"
+        t0 = time.perf_counter()
+        rc = _run_logged(
+            _asv(setup, "run", f"HASHFILE:{hashfile}", "--machine", name, "--show-stderr", "--launch-method",
+                 "forkserver" if sys.platform.startswith("linux") else "spawn"),
+            log, env, repo,
+        )
+        wall = time.perf_counter() - t0
+        status, reason, bench_s = classify(setup, name, commit, rc, log)
+        outcome = CommitOutcome(commit, status, reason, wall, bench_s)
+        ledger.record(outcome)
+        outcomes.append(outcome)
+        if on_commit_done:
+            on_commit_done(i, outcome, subject)
+    site, publish_error = None, ""
+    if any(setup.results_dir.glob(f"{name}/*.json")) or any(setup.results_dir.glob("*/*.json")):
+        site, publish_error = publish(setup, env, logs)
+    return TrackSummary(name, outcomes, skipped, site, setup_s, publish_error)
+
+
+class TrackError(RuntimeError):
+    """mdperf track could not run at all (exit 2)."""
+
+
+def publish(setup: AsvSetup, env: dict[str, str] | None = None, logs: Path | None = None) -> tuple[Path | None, str]:
+    """asv publish into html_dir; (index.html, "") or (None, reason)."""
+    logs = logs or setup.state_dir / "logs"
+    log = logs / "asv-publish.log"
+    rc = _run_logged(_asv(setup, "publish"), log, env or dict(os.environ), setup.repo)
+    index = setup.html_dir / "index.html"
+    if rc != 0 or not index.exists():
+        return None, f"asv publish failed (exit {rc}); log: {log}"
+    return index, ""
+
+
+def _fmt_s(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 or math.isnan(seconds) else f"{seconds / 60:.1f} min"
