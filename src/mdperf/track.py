@@ -51,12 +51,26 @@ class Ledger:
             except (OSError, ValueError):
                 self.entries = {}  # a damaged ledger only costs re-measuring
 
+    def mark_running(self, commit: str) -> None:
+        """Written before a commit's run: an interrupted run leaves it 'running', so the next one redoes it."""
+        self.entries[commit] = {"status": "running", "date": time.time()}
+        self._save()
+
+    def finished(self) -> set[str]:
+        return {c for c, e in self.entries.items() if e.get("status") in ("ok", "failed")}
+
+    def running(self) -> set[str]:
+        return {c for c, e in self.entries.items() if e.get("status") == "running"}
+
+    def _save(self) -> None:
+        atomic_write_text(self.path, json.dumps({"version": 1, "commits": self.entries}, indent=1))
+
     def record(self, outcome: CommitOutcome) -> None:
         self.entries[outcome.commit] = {
             "status": outcome.status, "reason": outcome.reason, "wall_s": outcome.wall_s,
             "benchmark_s": outcome.benchmark_s, "overhead_s": outcome.overhead_s, "date": outcome.date,
         }
-        atomic_write_text(self.path, json.dumps({"version": 1, "commits": self.entries}, indent=1))
+        self._save()
 
 
 def results_files(setup: AsvSetup, machine_name: str, commit: str) -> list[Path]:
@@ -65,8 +79,9 @@ def results_files(setup: AsvSetup, machine_name: str, commit: str) -> list[Path]
 
 
 def measured_commits(setup: AsvSetup, machine_name: str, ledger: Ledger) -> set[str]:
-    """Commits with an outcome in the ledger, plus those asv has results for (measured by plain asv)."""
-    done = set(ledger.entries)
+    """Commits with an outcome in the ledger, plus those asv has results for (measured by plain asv), less
+    those whose run was interrupted (asv may have left partial results)."""
+    done = ledger.finished()
     d = setup.results_dir / machine_name
     if d.is_dir():
         for f in d.glob("*.json"):
@@ -75,7 +90,7 @@ def measured_commits(setup: AsvSetup, machine_name: str, ledger: Ledger) -> set[
                     done.add(json.loads(f.read_text())["commit_hash"])
                 except (OSError, ValueError, KeyError):
                     pass
-    return done
+    return done - ledger.running()
 
 
 def select_commits(setup: AsvSetup, spec: str | None, last: int | None, measured: set[str]) -> tuple[list[str], int]:
@@ -240,11 +255,15 @@ def track(
     outcomes: list[CommitOutcome] = []
     if commits:
         t0 = time.perf_counter()
-        rc = _run_logged(_asv(setup, "setup"), logs / "asv-setup.log", env, repo)
+        setup_log = logs / "asv-setup.log"
+        rc = _run_logged(_asv(setup, "setup"), setup_log, env, repo)
         setup_s = time.perf_counter() - t0
-        if rc != 0:
-            raise TrackError(f"could not create the benchmark environment (asv setup exit {rc}); "
-                             f"log: {logs / 'asv-setup.log'}")
+        # asv 0.6 `setup` exits 1 even when it succeeds (it returns its list of environments), so judge by
+        # whether an environment exists and nothing was raised.
+        text = setup_log.read_text(errors="replace")
+        envs = list(setup.env_dir.glob("*/asv-env-info.json"))
+        if "Traceback" in text or not envs:
+            raise TrackError(f"could not create the benchmark environment (asv setup exit {rc}); log: {setup_log}")
     for i, commit in enumerate(commits):
         subject = git(repo, "log", "-1", "--format=%s", commit)
         if on_commit_start:
@@ -252,6 +271,7 @@ def track(
         hashfile = setup.state_dir / "hashfile.txt"
         atomic_write_text(hashfile, commit + "\n")
         log = logs / f"{commit[:12]}.log"
+        ledger.mark_running(commit)
         t0 = time.perf_counter()
         rc = _run_logged(
             _asv(setup, "run", f"HASHFILE:{hashfile}", "--machine", name, "--show-stderr", "--launch-method",

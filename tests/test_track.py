@@ -1,0 +1,172 @@
+"""`mdperf track` with real asv over a real temporary git repository holding a copy of this project.
+
+Commits: base; slow (a 3 ms sleep injected in the torch pair potential's force call); broken build; build
+fixed (still slow).  One module-scoped run of the quick profile feeds most tests (the asv environment is
+created once, about a minute).
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def git(repo, *args):
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def mdperf(repo, *args, timeout=1500):
+    return subprocess.run([sys.executable, "-m", "mdperf.cli", *args], cwd=repo, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def commit_all(repo, message):
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    repo = tmp_path_factory.mktemp("tracked")
+    for name in ("src", "benchmarks"):
+        shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("asv.conf.json", "README.md"):
+        shutil.copy(ROOT / name, repo / name)
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    pyproject = "\n".join(l for l in pyproject.splitlines() if not l.startswith("first_commit"))
+    (repo / "pyproject.toml").write_text(pyproject + "\n")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.email", "t@example.invalid")
+    git(repo, "config", "user.name", "test")
+    commits = {"base": commit_all(repo, "base")}
+    pair = repo / "src" / "mdperf" / "calculators" / "torch_pair.py"
+    src = pair.read_text()
+    slow = src.replace("    def _compute(self, positions, cell, numbers, pbc, want_stress):\n",
+                       "    def _compute(self, positions, cell, numbers, pbc, want_stress):\n"
+                       "        __import__('time').sleep(0.003)\n", 1)
+    assert slow != src
+    pair.write_text(slow)
+    commits["slow"] = commit_all(repo, "slow force call")
+    pp = repo / "pyproject.toml"
+    good = pp.read_text()
+    pp.write_text(good.replace('build-backend = "setuptools.build_meta"', 'build-backend = "no_such_backend_mdperf"'))
+    commits["broken"] = commit_all(repo, "broken build")
+    pp.write_text(good)
+    commits["fixed"] = commit_all(repo, "fix build")
+    machine = f"mdperf-test-{uuid.uuid4().hex[:8]}"
+    first = mdperf(repo, "track", "--last", "4", "--profile", "quick", "--machine", machine)
+    return {"repo": repo, "commits": commits, "machine": machine, "first": first}
+
+
+def results_for(history, commit):
+    files = list((history["repo"] / ".asv" / "results" / history["machine"]).glob(f"{commit[:8]}-*.json"))
+    assert len(files) == 1, files
+    data = json.loads(files[0].read_text())
+    i = data["result_columns"].index("result")
+    return {name: row[i] for name, row in data["results"].items()}
+
+
+def test_first_run_reports_the_failed_build_and_goes_on(history):
+    p = history["first"]
+    assert p.returncode == 1, p.stdout + p.stderr  # some commits failed
+    assert "4 commit(s) to measure" in p.stdout
+    assert "3 measured, 1 failed, 0 skipped" in p.stdout
+    assert "site: " in p.stdout and "index.html" in p.stdout
+    ledger = json.loads((history["repo"] / ".asv" / "mdperf" / f"track-{history['machine']}.json").read_text())
+    status = {c: e["status"] for c, e in ledger["commits"].items()}
+    c = history["commits"]
+    assert status == {c["base"]: "ok", c["slow"]: "ok", c["broken"]: "failed", c["fixed"]: "ok"}
+    assert ledger["commits"][c["broken"]]["reason"].startswith("build failed")
+
+
+def test_results_for_every_commit_and_the_slow_one_is_slower(history):
+    c = history["commits"]
+    base, slow, fixed = (results_for(history, c[k]) for k in ("base", "slow", "fixed"))
+    for res in (base, slow, fixed):
+        assert res["md.Latency.track_latency_p50_ms"][0] > 0
+        assert res["md.Step.time_md_step"][0] > 0
+        assert res["md.Step.peakmem_md_run"][0] > 0
+        # not on CUDA: n/a (NaN), never failed (None) and never a zero
+        gpu = res["md.GpuMemory.track_gpu_peak_allocated_mib"][0]
+        assert gpu != gpu
+    assert slow["md.Latency.track_latency_p50_ms"][0] > base["md.Latency.track_latency_p50_ms"][0] + 2.0
+    assert slow["md.Step.time_md_step"][0] > base["md.Step.time_md_step"][0] + 0.002
+    assert fixed["md.Latency.track_latency_p50_ms"][0] > base["md.Latency.track_latency_p50_ms"][0] + 2.0
+    broken = results_for(history, c["broken"])
+    assert all(v is None for v in broken.values())
+
+
+def test_site_has_index_and_graphs(history):
+    html = history["repo"] / ".asv" / "html"
+    assert (html / "index.html").exists()
+    index = json.loads((html / "index.json").read_text())
+    assert "md.Latency.track_latency_p99_ms" in index["benchmarks"]
+    graphs = list((html / "graphs").rglob("md.Latency.track_latency_p50_ms.json"))
+    assert graphs, "no graph file for the p50 latency"
+    assert any(history["machine"] in str(g) for g in graphs)
+    machines = index["machines"]
+    assert machines[history["machine"]]["torch"] == "2.13.0"
+    assert machines[history["machine"]]["gpu"] == "none"
+
+
+def test_rerun_skips_measured_commits(history):
+    p = mdperf(history["repo"], "track", "--last", "4", "--profile", "quick", "--machine", history["machine"])
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "0 commit(s) to measure, 4 already measured" in p.stdout
+
+
+def test_default_measures_only_new_commits_and_resumes_after_interrupt(history):
+    import signal
+    import time
+
+    repo, machine = history["repo"], history["machine"]
+    (repo / "NOTES.md").write_text("a new commit\n")
+    new = commit_all(repo, "docs")
+    ledger_path = repo / ".asv" / "mdperf" / f"track-{machine}.json"
+    cmd = [sys.executable, "-m", "mdperf.cli", "track", "--profile", "quick", "--machine", machine]
+    proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        entries = json.loads(ledger_path.read_text())["commits"]
+        if entries.get(new, {}).get("status") == "running":
+            break
+        time.sleep(0.2)
+    time.sleep(2)  # well inside asv's run of the commit
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert json.loads(ledger_path.read_text())["commits"][new]["status"] == "running"
+    # The next run picks up the interrupted commit, and only it.
+    p = mdperf(repo, "track", "--profile", "quick", "--machine", machine)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "1 commit(s) to measure" in p.stdout and new[:10] in p.stdout
+    assert json.loads(ledger_path.read_text())["commits"][new]["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["track", "nosuchbranch"], "unknown commit or branch 'nosuchbranch'"),
+        (["track", "--profile", "huge"], "unknown profile 'huge'"),
+        (["track", "--last", "0"], "--last must be > 0"),
+    ],
+)
+def test_track_bad_input(history, args, message):
+    p = mdperf(history["repo"], *args, "--machine", history["machine"])
+    assert p.returncode == 2 and message in p.stderr and "Traceback" not in p.stderr
+
+
+def test_track_outside_git_and_without_config(tmp_path):
+    p = mdperf(tmp_path, "track")
+    assert p.returncode == 2 and "not inside a git repository" in p.stderr
+    git(tmp_path, "init", "-q")
+    p = mdperf(tmp_path, "track")
+    assert p.returncode == 2 and "no asv configuration" in p.stderr
