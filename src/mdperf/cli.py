@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     trk.add_argument("--machine", default=None, help="asv machine name (default: host and GPU identity)")
     trk.add_argument("--repo", default=".", help="the repository to track (default: the current one)")
     trk.add_argument("--config", default=None, help="asv config (default: REPO/asv.conf.json)")
+    reg = sub.add_parser("regressions", help="commit-by-commit regressions and improvements from asv results")
+    reg.add_argument("--results", default=None, help="asv results folder (default: the repository's, from asv.conf.json)")
+    reg.add_argument("--repo", default=None, help="the measured git repository, for commit order (default: the current one, if any)")
+    reg.add_argument("--since", default=None, help="only regressions at commits after this one are new")
+    reg.add_argument("--format", default="table", help="table | markdown | json")
+    reg.add_argument("--config", default=None, help="regression settings (TOML); default: the repository's pyproject")
+    reg.add_argument("--site-url", default="", help="prefix for graph links in Markdown (e.g. the published site's URL)")
     pub = sub.add_parser("publish", help="publish the asv site from the results")
     pub.add_argument("--repo", default=".")
     pub.add_argument("--config", default=None)
@@ -257,15 +264,52 @@ def cmd_track(args: argparse.Namespace, console: Console) -> int:
     return EXIT_FAILED if summary.failed or summary.publish_error else EXIT_OK
 
 
+EXIT_NEW_REGRESSION = 1
+
+
+def cmd_regressions(args: argparse.Namespace, console: Console) -> int:
+    from . import asvconf, history
+    from .regressions import analyse, config, report
+
+    if args.format not in ("table", "markdown", "json"):
+        raise UserError(f"unknown format {args.format!r}; valid: table, markdown, json")
+    repo = None
+    try:
+        repo = asvconf.find_repo(args.repo or ".")
+    except UserError:
+        if args.repo:
+            raise
+    results = args.results
+    if results is None:
+        if repo is None:
+            raise UserError("no --results given and not inside a git repository with an asv.conf.json")
+        results = asvconf.load(repo).results_dir
+    try:
+        hist = history.read(results, repo, config.load(args.config, repo).higher_is_better)
+    except FileNotFoundError as exc:
+        raise UserError(f"cannot read results: {exc}") from None
+    rep = analyse(hist, config.load(args.config, repo), since=args.since)
+    if args.format == "json":
+        print(report.to_json(rep))
+    elif args.format == "markdown":
+        print(report.markdown(rep, args.site_url))
+    else:
+        report.table(rep, console)
+    return EXIT_NEW_REGRESSION if rep.new_confirmed_regressions else EXIT_OK
+
+
 def cmd_publish(args: argparse.Namespace, console: Console) -> int:
     from . import asvconf
     from .track import publish
 
     setup = asvconf.load(asvconf.find_repo(args.repo), args.config)
     site, error = publish(setup)
-    if error:
+    if site is None:
         raise UserError(error)
     console.print(f"site: {site}", highlight=False, soft_wrap=True)
+    if error:
+        console.print(f"[red]{escape(error)}[/]")
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -298,6 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_compare(args, console)
         if args.command == "track":
             return cmd_track(args, console)
+        if args.command == "regressions":
+            return cmd_regressions(args, console)
         if args.command == "publish":
             return cmd_publish(args, console)
         if args.command == "preview":
@@ -308,6 +354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("mdperf: interrupted", markup=False)
         return 130
+    except BrokenPipeError:  # `mdperf regressions | head`
+        return EXIT_OK
     return EXIT_BAD_INPUT
 
 

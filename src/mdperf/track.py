@@ -303,6 +303,15 @@ def publish(setup: AsvSetup, env: dict[str, str] | None = None, logs: Path | Non
     index = setup.html_dir / "index.html"
     if rc != 0 or not index.exists():
         return None, f"asv publish failed (exit {rc}); log: {log}"
+    from . import history, site
+    from .regressions import analyse, config
+
+    try:
+        cfg = config.load(None, setup.repo)
+        report = analyse(history.read(setup.results_dir, setup.repo, cfg.higher_is_better), cfg)
+        site.write(setup.html_dir, report, setup.repo)
+    except Exception as exc:  # the asv site stands without mdperf's page; say why it is missing
+        return index, f"mdperf changes page not written: {type(exc).__name__}: {exc}"
     return index, ""
 
 

@@ -1,0 +1,92 @@
+"""Regression settings: ``[tool.mdperf.regressions]`` in the measured repository's pyproject.toml, or a TOML
+file given with ``--config`` (same keys, at top level or under that table).
+
+    [tool.mdperf.regressions]
+    min_rel_change = 0.02        # nothing below 2 % is flagged
+    confirm_after = 3            # commits at the new level before a change is confirmed
+    new_window = 5               # without --since: a confirmed regression in a series' last 5 commits is new
+    higher_is_better = ["*steps_per_s*", "*per_day*"]
+
+    [[tool.mdperf.regressions.override]]   # first matching pattern wins
+    pattern = "md.Energy.*"
+    min_rel_change = 0.5
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from ..history import HIGHER_IS_BETTER_PATTERNS
+from .detector import DetectorConfig
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+_DETECTOR_KEYS = set(DetectorConfig.__dataclass_fields__)
+
+
+@dataclass
+class RegressionConfig:
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    new_window: int = 5
+    higher_is_better: tuple[str, ...] = HIGHER_IS_BETTER_PATTERNS
+    overrides: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def for_benchmark(self, name: str) -> DetectorConfig:
+        for pattern, values in self.overrides:
+            if fnmatch.fnmatch(name, pattern):
+                return replace(self.detector, **values)
+        return self.detector
+
+
+def _detector_values(table: dict[str, Any], where: str) -> dict[str, Any]:
+    values = {k: v for k, v in table.items() if k in _DETECTOR_KEYS}
+    for k, v in values.items():
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+            raise UserError(f"{where}: {k} must be a number >= 0, got {v!r}")
+    return values
+
+
+def load(path: str | Path | None = None, repo: str | Path | None = None) -> RegressionConfig:
+    """The config from ``path``, else from ``repo``/pyproject.toml, else the defaults."""
+    table: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise UserError(f"cannot read regression config {p}: {exc}") from None
+        table = data.get("tool", {}).get("mdperf", {}).get("regressions", data)
+        source = str(p)
+    elif repo is not None and (Path(repo) / "pyproject.toml").exists():
+        p = Path(repo) / "pyproject.toml"
+        try:
+            table = tomllib.loads(p.read_text()).get("tool", {}).get("mdperf", {}).get("regressions", {})
+        except tomllib.TOMLDecodeError as exc:
+            raise UserError(f"cannot read {p}: {exc}") from None
+        source = str(p)
+    known = _DETECTOR_KEYS | {"new_window", "higher_is_better", "override"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise UserError(f"{source}: unknown regression setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+    cfg = RegressionConfig(detector=replace(DetectorConfig(), **_detector_values(table, source)))
+    if "new_window" in table:
+        cfg.new_window = int(table["new_window"])
+    if "higher_is_better" in table:
+        cfg.higher_is_better = tuple(str(x) for x in table["higher_is_better"])
+    for i, o in enumerate(table.get("override", [])):
+        if not isinstance(o, dict) or "pattern" not in o:
+            raise UserError(f"{source}: override {i + 1} needs a pattern")
+        extra = sorted(set(o) - _DETECTOR_KEYS - {"pattern"})
+        if extra:
+            raise UserError(f"{source}: override {o['pattern']!r}: unknown setting(s) {', '.join(extra)}")
+        cfg.overrides.append((str(o["pattern"]), _detector_values(o, f"{source} override {o['pattern']!r}")))
+    return cfg

@@ -1,0 +1,96 @@
+"""Scoring a detector on histories with known changes: recall, precision, exact attribution, false alarms,
+and detection delay (running the detector on each prefix, as a nightly tracker sees the history grow)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .datasets import History
+
+# A detector: values -> indices of reported changes (first commit at the new level).
+Detector = Callable[[np.ndarray], Sequence[int]]
+
+
+@dataclass
+class Score:
+    true_steps: int = 0
+    found: int = 0
+    exact: int = 0
+    detections: int = 0
+    false_alarms: int = 0
+    clean_commits: int = 0
+    delays: list[int] = field(default_factory=list)
+    found_within_3: int = 0
+
+    def add(self, other: "Score") -> None:
+        for k in ("true_steps", "found", "exact", "detections", "false_alarms", "clean_commits", "found_within_3"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+        self.delays.extend(other.delays)
+
+    @property
+    def recall(self) -> float:
+        return self.found / self.true_steps if self.true_steps else float("nan")
+
+    @property
+    def precision(self) -> float:
+        return (self.detections - self.false_alarms) / self.detections if self.detections else float("nan")
+
+    @property
+    def exact_rate(self) -> float:
+        return self.exact / self.found if self.found else float("nan")
+
+    @property
+    def false_alarms_per_1000(self) -> float:
+        return 1000 * self.false_alarms / self.clean_commits if self.clean_commits else float("nan")
+
+    @property
+    def within_3_rate(self) -> float:
+        return self.found_within_3 / self.true_steps if self.true_steps else float("nan")
+
+    def delay_quantiles(self) -> tuple[float, float]:
+        if not self.delays:
+            return float("nan"), float("nan")
+        return float(np.median(self.delays)), float(np.percentile(self.delays, 90))
+
+
+def score(history: History, detector: Detector, *, tolerance: int = 3, max_delay: int = 10,
+          online: bool = True) -> Score:
+    """Match reported changes to true steps within ``tolerance`` commits; the rest are false alarms.
+
+    Clean commits are those farther than ``tolerance`` from any true step: false alarms are counted per 1,000
+    of them.  With ``online``, the delay of each found step is the number of commits after it that the
+    detector needed, running on growing prefixes, to report it (capped at ``max_delay``).
+    """
+    s = Score()
+    n = history.values.size
+    reported = sorted(set(detector(history.values)))
+    truth = [at for at, _ in history.steps]
+    s.true_steps = len(truth)
+    s.detections = len(reported)
+    used: set[int] = set()
+    for at in truth:
+        near = [r for r in reported if abs(r - at) <= tolerance and r not in used]
+        if near:
+            best = min(near, key=lambda r: abs(r - at))
+            used.add(best)
+            s.found += 1
+            s.exact += best == at
+    s.false_alarms = len([r for r in reported if r not in used])
+    near_truth = np.zeros(n, dtype=bool)
+    for at in truth:
+        near_truth[max(0, at - tolerance): at + tolerance + 1] = True
+    s.clean_commits = int((~near_truth).sum())
+    if online:
+        for at in truth:
+            for d in range(0, max_delay + 1):
+                end = at + 1 + d
+                if end > n:
+                    break
+                if any(abs(r - at) <= tolerance for r in detector(history.values[:end])):
+                    s.delays.append(d)
+                    s.found_within_3 += d <= 3
+                    break
+    return s

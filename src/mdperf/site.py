@@ -1,0 +1,96 @@
+"""mdperf's page on the asv site: every commit with its flags, linked from asv's front page.
+
+``mdperf.html`` (static, no script: it renders from a file:// URL too) lists commits newest first with their
+regressions (red), improvements (green) and suspected changes (amber), each linking to the benchmark's asv
+graph; ``mdperf-flags.json`` beside it holds the same flags (the ``mdperf regressions --format json`` schema).
+"""
+
+from __future__ import annotations
+
+import html
+import subprocess
+from itertools import groupby
+from pathlib import Path
+
+from .regressions import Flag, Report
+from .regressions.report import to_json
+from .result import atomic_write_text
+
+PAGE = "mdperf.html"
+FLAGS_JSON = "mdperf-flags.json"
+NAV_MARK = 'id="nav-li-mdperf"'
+
+STYLE = """
+body { font-family: sans-serif; margin: 1.5em; }
+table { border-collapse: collapse; margin-bottom: 1.5em; }
+td, th { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }
+tr.regression-confirmed td { background: #f8d0d0; }
+tr.improvement-confirmed td { background: #d3f2d3; }
+tr.suspected td { background: #fbe7b5; }
+h2 { margin-top: 1.2em; font-size: 1.1em; }
+code { font-size: 0.95em; }
+"""
+
+
+def _subjects(repo: Path | None, commits: list[str]) -> dict[str, str]:
+    if repo is None or not commits:
+        return {}
+    p = subprocess.run(["git", "log", "--no-walk=unsorted", "--format=%H %s", *commits], cwd=repo,
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        return {}
+    return dict(line.split(" ", 1) for line in p.stdout.splitlines() if " " in line)
+
+
+def _row(f: Flag) -> str:
+    cls = f"{f.kind}-{f.state}" if f.state == "confirmed" else "suspected"
+    label = f"{f.state} {f.kind}" + (" (new)" if f.new else "")
+    return (f'<tr class="{cls}" data-commit="{f.commit}" data-kind="{f.kind}" data-state="{f.state}">'
+            f'<td><a href="index.html{html.escape(f.graph)}">{html.escape(f.benchmark)}</a></td>'
+            f"<td>{html.escape(f.params_text)}</td><td>{html.escape(f.machine)}</td>"
+            f"<td>{f.change_pct:+.1f}%</td><td>{f.before:.4g} → {f.after:.4g} {html.escape(f.unit)}</td>"
+            f"<td>{label}</td></tr>")
+
+
+def render(report: Report, repo: Path | None = None) -> str:
+    commits = list(dict.fromkeys(f.commit for f in report.flags))
+    subjects = _subjects(repo, commits)
+    body = [f"<h1>mdperf: changes commit by commit</h1>",
+            f"<p>{report.n_series} series over {report.n_commits} commits; "
+            f"{len(report.new_confirmed_regressions)} new confirmed regression(s). "
+            f'<a href="index.html">Back to the benchmarks</a> · <a href="{FLAGS_JSON}">flags as JSON</a></p>']
+    if not report.flags:
+        body.append('<p id="no-flags">No regressions or improvements flagged.</p>')
+    for commit, flags in groupby(report.flags, key=lambda f: f.commit):
+        flags = list(flags)
+        start = flags[0].range_start
+        title = f"{start[:8]}..{commit[:8]}" if start else commit[:8]
+        subject = html.escape(subjects.get(commit, ""))
+        body.append(f'<h2 id="commit-{commit}"><code>{title}</code> {subject}</h2>')
+        body.append("<table><tr><th>benchmark</th><th>parameters</th><th>machine</th><th>change</th>"
+                    "<th>before → after</th><th>state</th></tr>")
+        body.extend(_row(f) for f in flags)
+        body.append("</table>")
+    if report.problems:
+        body.append(f"<details><summary>{len(report.problems)} series or files skipped</summary><ul>")
+        body.extend(f"<li><code>{html.escape(p.path)}</code>: {html.escape(p.reason)}</li>" for p in report.problems)
+        body.append("</ul></details>")
+    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>mdperf changes</title>"
+            f"<link rel=\"icon\" href=\"swallow.ico\"><style>{STYLE}</style></head><body>\n"
+            + "\n".join(body) + "\n</body></html>\n")
+
+
+def write(html_dir: Path, report: Report, repo: Path | None = None) -> Path:
+    """Write the page and its JSON into the published site and link the page from asv's navigation bar."""
+    page = html_dir / PAGE
+    atomic_write_text(html_dir / FLAGS_JSON, to_json(report))
+    atomic_write_text(page, render(report, repo))
+    index = html_dir / "index.html"
+    text = index.read_text()
+    if NAV_MARK not in text:
+        anchor = '<li id="nav-li-regressions">'
+        link = f'<li {NAV_MARK}><a href="{PAGE}">mdperf changes</a></li>\n\t'
+        text = text.replace(anchor, link + anchor, 1) if anchor in text else text.replace(
+            "<body>", f'<body><p><a href="{PAGE}">mdperf changes</a></p>', 1)
+        atomic_write_text(index, text)
+    return page
