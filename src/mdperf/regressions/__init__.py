@@ -110,9 +110,10 @@ def _flag(s: Series, ch: Change, history: History, pos: dict[str, int], since_po
         between = history.order[pos[prev] + 1: pos[commit]]
         if between:
             range_start = between[0]
-    new = pos[commit] > since_pos if since_pos is not None else ch.index >= len(s.values) - config.new_window
+    new = bool(pos[commit] > since_pos if since_pos is not None else ch.index >= len(s.values) - config.new_window)
     return Flag(commit, range_start, s.benchmark, s.params, s.machine, s.env, s.unit, ch.kind, ch.state,
-                100 * ch.rel_change, ch.before, ch.after, ch.z, ch.p_value, new, graph_link(s), pos[commit])
+                100 * ch.rel_change, float(ch.before), float(ch.after), float(ch.z), float(ch.p_value), new,
+                graph_link(s), pos[commit])
 
 
 __all__ = ["analyse", "Flag", "Report", "RegressionConfig", "DetectorConfig", "detect", "graph_link"]

@@ -7,8 +7,9 @@
    commits survives it.
 4. Change points by PELT with an L2 cost (ruptures' KernelCPD with a linear kernel, compiled) and a penalty
    of ``penalty_beta * sigma^2 * log(n)``.
-5. Each change is kept if its relative size is at least ``min_rel_change`` and its z-score (difference of the
-   medians around it over the noise) at least ``z_min``; its significance is also given as the two-sided
+5. Each change is kept if its relative size (medians of the ``local_window`` commits each side: a slow ramp
+   has no local jump) is at least ``min_rel_change`` and its z-score (means over ``window`` commits each side,
+   over the noise) at least ``z_min``; its significance is also given as the two-sided
    Mann-Whitney U p-value of the raw values before and after.
 6. A change is *confirmed* once ``confirm_after`` commits sit at the new level, *suspected* before; the last
    one or two commits, which the filter cannot judge yet, are flagged *suspected* when they all leave the
@@ -35,8 +36,10 @@ class DetectorConfig:
     z_min: float = 3.5
     hampel_k: float = 4.0
     confirm_after: int = 3
-    window: int = 30  # points each side used for the levels
+    window: int = 12  # points each side for the z-score
+    local_window: int = 8  # points each side for the levels and the size: a slow ramp has no local jump
     tail_z: float = 6.0
+    p_max: float = 0.05  # Mann-Whitney U, raw values: guards against shapes the z-score misreads
 
 
 @dataclass
@@ -107,7 +110,7 @@ def detect(values: np.ndarray | list[float], *, higher_is_better: bool = False,
     sigma_eff = sigma * np.sqrt((1 + phi) / (1 - phi))
     pen = config.penalty_beta * sigma_eff**2 * np.log(n)
     algo = ruptures.KernelCPD(kernel="linear", min_size=2, jump=1).fit(clean.reshape(-1, 1))
-    bkps = [b for b in algo.predict(pen=pen) if b < n]
+    bkps = [int(b) for b in algo.predict(pen=pen) if b < n]
 
     def level(seg: np.ndarray) -> float:
         return float(np.median(seg))
@@ -152,8 +155,10 @@ def _make_change(b, before, after, before_clean, after_clean, sigma, logged, hig
                  tail=False) -> Change | None:
     if before.size == 0 or after.size == 0:
         return None
-    # Levels: medians of the raw values; the z-score: means of the outlier-cleaned values over the noise.
-    mb, ma = float(np.median(before)), float(np.median(after))
+    # Levels and size: medians of the raw values right next to the change; the z-score: means of the
+    # outlier-cleaned values over the wider window, over the noise.
+    w = config.local_window
+    mb, ma = float(np.median(before[-w:])), float(np.median(after[:w]))
     delta = ma - mb
     rel = float(np.expm1(delta)) if logged else float(delta)
     dz = float(np.mean(after_clean) - np.mean(before_clean))
@@ -163,9 +168,11 @@ def _make_change(b, before, after, before_clean, after_clean, sigma, logged, hig
     if not tail and z < config.z_min:
         return None
     p = float(stats.mannwhitneyu(before, after, alternative="two-sided").pvalue) if before.size > 1 else float("nan")
+    if not tail and not p <= config.p_max:
+        return None
     worse = (delta < 0) if higher_is_better else (delta > 0)
     n_after = n - b
     state: State = "confirmed" if (n_after >= config.confirm_after and not tail) else "suspected"
     to = np.exp if logged else (lambda v: v)
-    return Change(index=b, before=float(to(mb)), after=float(to(ma)), rel_change=rel, z=float(z), p_value=p,
-                  state=state, kind="regression" if worse else "improvement", n_after=n_after)
+    return Change(index=int(b), before=float(to(mb)), after=float(to(ma)), rel_change=rel, z=float(z), p_value=p,
+                  state=state, kind="regression" if worse else "improvement", n_after=int(n_after))

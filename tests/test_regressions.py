@@ -1,0 +1,225 @@
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mdperf import history
+from mdperf.errors import UserError
+from mdperf.regressions import analyse, config, detect
+from mdperf.regressions import datasets as D
+from mdperf.regressions.detector import DetectorConfig
+
+from asv_results import write_results
+
+
+def noisy(n, cv=0.01, seed=0, base=10.0):
+    return base * np.exp(np.random.default_rng(seed).normal(0, cv, n))
+
+
+# --- detector -------------------------------------------------------------------------------------------
+
+def test_clean_series_has_no_flags():
+    for seed in range(20):
+        assert detect(noisy(200, seed=seed)) == []
+
+
+def test_step_confirmed_at_the_exact_commit_with_levels():
+    v = noisy(120, seed=1)
+    v[80:] *= 1.10
+    (c,) = detect(v)
+    assert (c.index, c.kind, c.state) == (80, "regression", "confirmed")
+    assert c.rel_change == pytest.approx(0.10, abs=0.015)
+    assert c.before == pytest.approx(10.0, rel=0.01) and c.after == pytest.approx(11.0, rel=0.01)
+    assert c.z > 5 and c.p_value < 1e-3
+
+
+def test_single_commit_spike_is_an_outlier_not_a_change():
+    v = noisy(120, seed=2)
+    v[60] *= 1.5
+    assert detect(v) == []
+
+
+def test_improvement_and_fixed_regression_both_kept():
+    v = noisy(150, seed=3)
+    v[50:100] *= 1.2  # a regression, fixed 50 commits later
+    kinds = [(c.index, c.kind) for c in detect(v)]
+    assert kinds == [(50, "regression"), (100, "improvement")]
+
+
+def test_throughput_direction():
+    v = noisy(100, seed=4)
+    v[60:] *= 0.85  # fewer steps per second
+    assert [c.kind for c in detect(v, higher_is_better=True)] == ["regression"]
+    assert [c.kind for c in detect(v, higher_is_better=False)] == ["improvement"]
+
+
+def test_recent_change_is_suspected_until_confirmed():
+    v = noisy(100, seed=5)
+    v[-2:] *= 1.3
+    (c,) = detect(v)
+    assert (c.index, c.state) == (98, "suspected")
+    w = noisy(103, seed=5)
+    w[98:] *= 1.3
+    assert [(c.index, c.state) for c in detect(w)] == [(98, "confirmed")]
+
+
+def test_min_rel_change_floor():
+    v = noisy(150, cv=0.002, seed=6)
+    v[100:] *= 1.03
+    assert [c.index for c in detect(v)] == [100]
+    assert detect(v, config=DetectorConfig(min_rel_change=0.05)) == []
+
+
+def test_slow_ramp_is_not_a_step():
+    rng = np.random.default_rng(7)
+    flags = [c for _ in range(10) for c in detect(D.ramp_history(200, 0.01, "gaussian-outliers", 0.05, rng).values)]
+    assert len(flags) <= 1  # 2,000 commits of ramp: at most the target's 1 false alarm per 1,000 commits
+
+
+def test_scoring_counts_found_and_false_alarms():
+    from mdperf.regressions.scoring import score
+
+    h = D.with_steps(100, 0.01, "gaussian-outliers", [(50, 0.1)], np.random.default_rng(0))
+    s = score(h, lambda v: [50, 10])
+    assert (s.found, s.exact, s.false_alarms, s.detections) == (1, 1, 1, 2)
+    assert s.delays == [0]
+    assert score(h, lambda v: []).recall == 0.0
+
+
+# --- history and report over asv result files -------------------------------------------------------------
+
+def make_repo(tmp_path, n):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    run = lambda *a: subprocess.run(["git", *a], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+    run("init", "-q", "-b", "main")
+    run("config", "user.email", "t@example.invalid")
+    run("config", "user.name", "t")
+    commits = []
+    for i in range(n):
+        (repo / "f.txt").write_text(str(i))
+        run("add", "f.txt")
+        run("commit", "-q", "-m", f"commit {i}")
+        commits.append(run("rev-parse", "HEAD"))
+    return repo, commits
+
+
+def lat_series(n, step_at=None, rel=0.2, seed=0):
+    v = noisy(n, seed=seed)
+    if step_at is not None:
+        v[step_at:] *= 1 + rel
+    return v
+
+
+@pytest.fixture
+def results(tmp_path):
+    repo, commits = make_repo(tmp_path, 40)
+    measured = [c for i, c in enumerate(commits) if i not in (24, 25)]  # two commits never measured
+    v = lat_series(40, step_at=26)
+    ok = lat_series(40, seed=9)
+    values = [[float(v[i]), float(ok[i])] for i in range(40) if i not in (24, 25)]
+    rdir = tmp_path / "results"
+    write_results(rdir, "runner-a", measured, {
+        "md.Latency.track_latency_p50_ms": dict(params=[["'torch-lj'", "'emt'"]], param_names=["calculator"],
+                                                unit="ms", values=values),
+        "md.Latency.track_steps_per_s": dict(params=[], param_names=[], unit="steps/s",
+                                             values=[1000 / float(v[i]) for i in range(40) if i not in (24, 25)]),
+    })
+    return repo, commits, rdir
+
+
+def test_regression_attributed_to_range_of_unmeasured_commits(results):
+    repo, commits, rdir = results
+    rep = analyse(history.read(rdir, repo))
+    regs = [(f.benchmark, f.params_text, f.kind, f.state) for f in rep.flags]
+    assert ("md.Latency.track_latency_p50_ms", "calculator=torch-lj", "regression", "confirmed") in regs
+    assert ("md.Latency.track_steps_per_s", "", "regression", "confirmed") in regs
+    f = rep.flags[0]
+    assert f.commit == commits[26] and f.range_start == commits[24]
+    assert f.change_pct == pytest.approx(20, abs=3)
+    assert f.graph.startswith("#md.Latency.track_")
+    assert not any("emt" in x.params_text for x in rep.flags)
+
+
+def test_order_by_dates_without_repo(results):
+    repo, commits, rdir = results
+    rep = analyse(history.read(rdir, None))
+    assert rep.ordered_by == "date"
+    assert rep.flags[0].commit == commits[26] and rep.flags[0].range_start is None
+
+
+def test_robust_to_bad_files(results, tmp_path):
+    repo, commits, rdir = results
+    m = rdir / "runner-a"
+    (m / "deadbeef-corrupt.json").write_text('{"commit_hash": "dead", "results": {')
+    (m / "cafebabe-future.json").write_text(json.dumps({"commit_hash": "cafe", "version": 99, "results": {}}))
+    write_results(rdir, "runner-b", commits[:1], {  # a second machine with a single point
+        "md.Latency.track_latency_p50_ms": dict(params=[["'torch-lj'"]], param_names=["calculator"], unit="ms",
+                                                values=[[1.0]]),
+        "md.Energy.track_drift_mev_per_atom_ps": dict(params=[], param_names=[], unit="meV/atom/ps", values=[None]),
+    })
+    h = history.read(rdir, repo)
+    rep = analyse(h)
+    problems = [(p.path, p.reason) for p in rep.problems]
+    assert any(p.endswith("deadbeef-corrupt.json") and "JSONDecodeError" in r for p, r in problems)
+    assert any(p.endswith("cafebabe-future.json") and "unknown result format version 99" in r for p, r in problems)
+    assert any("track_drift" in p and "all 1 values failed" in r for p, r in problems)
+    assert any("runner-b" in p and "only 1 point" in r for p, r in problems)
+    machines = {s.machine for s in h.series}
+    assert machines == {"runner-a", "runner-b"}
+    assert rep.flags  # the good series still analysed
+
+
+def test_parameters_changed_between_commits(tmp_path):
+    repo, commits = make_repo(tmp_path, 10)
+    write_results(tmp_path / "r", "m", commits[:5], {"b.track_x": dict(
+        params=[["1", "2"]], param_names=["n"], unit="ms", values=[[1.0, 2.0]] * 5)})
+    write_results(tmp_path / "r2", "m", commits[5:], {"b.track_x": dict(
+        params=[["1", "3"]], param_names=["n"], unit="ms", values=[[1.0, 3.0]] * 5)})
+    for f in (tmp_path / "r2" / "m").glob("*-*.json"):
+        f.rename(tmp_path / "r" / "m" / f.name)
+    h = history.read(tmp_path / "r", repo)
+    assert {s.params["n"] for s in h.series} == {"1", "2", "3"}
+    assert any("parameters changed between commits" in p.reason for p in h.problems)
+
+
+def test_config_file_and_overrides(tmp_path):
+    cfg_file = tmp_path / "reg.toml"
+    cfg_file.write_text('min_rel_change = 0.3\n[[override]]\npattern = "md.Latency.track_steps*"\nmin_rel_change = 0.01\n')
+    cfg = config.load(cfg_file)
+    assert cfg.for_benchmark("md.Latency.track_latency_p50_ms").min_rel_change == 0.3
+    assert cfg.for_benchmark("md.Latency.track_steps_per_s").min_rel_change == 0.01
+    cfg_file.write_text("min_rel_chnge = 0.3\n")
+    with pytest.raises(UserError, match="unknown regression setting"):
+        config.load(cfg_file)
+
+
+def mdperf(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "mdperf.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_cli_formats_and_exit_codes(results):
+    repo, commits, rdir = results
+    # The regression (commit 26) is older than the last new_window=5 commits: not new by default.
+    p = mdperf("regressions", "--results", str(rdir), "--repo", str(repo))
+    assert p.returncode == 0, p.stdout + p.stderr
+    p = mdperf("regressions", "--results", str(rdir), "--repo", str(repo), "--format", "json", "--since", commits[20])
+    assert p.returncode == 1, p.stderr
+    data = json.loads(p.stdout)
+    assert data["version"] == 1 and data["new_confirmed_regressions"] == 2 and data["since"] == commits[20]
+    flag = data["flags"][0]
+    for key in ("commit", "range_start", "benchmark", "params", "machine", "env", "unit", "kind", "state",
+                "change_pct", "before", "after", "z", "p_value", "new", "graph"):
+        assert key in flag
+    p = mdperf("regressions", "--results", str(rdir), "--repo", str(repo), "--format", "markdown")
+    assert "| commit | benchmark |" in p.stdout and f"`{commits[24][:8]}..{commits[26][:8]}`" in p.stdout
+    p = mdperf("regressions", "--results", str(rdir), "--repo", str(repo), "--since", commits[30])
+    assert p.returncode == 0, p.stdout  # nothing new after commit 30
+    assert "REGRESSION" not in p.stdout and "regression" in p.stdout.lower()
+    p = mdperf("regressions", "--results", str(rdir / "nope"))
+    assert p.returncode == 2 and "cannot read results" in p.stderr
+    p = mdperf("regressions", "--results", str(rdir), "--format", "xml")
+    assert p.returncode == 2 and "unknown format" in p.stderr
