@@ -12,7 +12,7 @@ from mdperf.regressions import analyse, config, detect
 from mdperf.regressions import datasets as D
 from mdperf.regressions.detector import DetectorConfig
 
-from asv_results import write_results
+from mdperf.regressions.datasets import write_asv_results as write_results
 
 
 def noisy(n, cv=0.01, seed=0, base=10.0):

@@ -11,7 +11,7 @@ import threading
 import numpy as np
 import pytest
 
-from asv_results import write_results
+from mdperf.regressions.datasets import write_asv_results as write_results
 from test_regressions import make_repo
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
