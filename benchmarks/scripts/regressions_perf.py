@@ -10,6 +10,7 @@ docs/performance-regressions.md.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import datetime
 import tempfile
 import time
@@ -40,7 +41,7 @@ def main() -> None:
             if (b * n_param + p) % 10 == 0:
                 v[int(rng.integers(50, args.commits - 50)):] *= 1.1
             values[:, b, p] = v
-    commits = [f"{i:040x}" for i in range(1, args.commits + 1)]
+    commits = [hashlib.sha1(str(i).encode()).hexdigest() for i in range(args.commits)]  # distinct 8-char prefixes
     with tempfile.TemporaryDirectory() as tmp:
         benches = {f"suite.track_metric_{b:03d}": dict(params=[[str(p) for p in range(n_param)]],
                                                       param_names=["case"], unit="ms",

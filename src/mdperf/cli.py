@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from typing import Callable, Sequence
@@ -288,7 +289,13 @@ def cmd_regressions(args: argparse.Namespace, console: Console) -> int:
         hist = history.read(results, repo, config.load(args.config, repo).higher_is_better)
     except FileNotFoundError as exc:
         raise UserError(f"cannot read results: {exc}") from None
-    rep = analyse(hist, config.load(args.config, repo), since=args.since)
+    since = args.since
+    if since is not None and repo is not None:
+        p = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{since}^{{commit}}"], cwd=repo,
+                           capture_output=True, text=True)
+        if p.returncode == 0:
+            since = p.stdout.strip()  # a branch, tag or relative name, as git resolves it
+    rep = analyse(hist, config.load(args.config, repo), since=since)
     if args.format == "json":
         print(report.to_json(rep))
     elif args.format == "markdown":

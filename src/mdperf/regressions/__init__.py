@@ -89,16 +89,40 @@ def analyse(history: History, config: RegressionConfig | None = None, since: str
         since_pos = pos[matches[0]]
     flags: list[Flag] = []
     problems = list(history.problems)
+    todo = []
     for s in history.series:
         if len(s.values) < 2:
             problems.append(Problem(s.key, f"only {len(s.values)} point; nothing to compare"))
-            continue
-        changes = detect(np.asarray(s.values), higher_is_better=s.higher_is_better,
-                         config=config.for_benchmark(s.benchmark))
+        else:
+            todo.append(s)
+    jobs = [(np.asarray(s.values), s.higher_is_better, config.for_benchmark(s.benchmark)) for s in todo]
+    for s, changes in zip(todo, _detect_all(jobs)):
         for ch in changes:
             flags.append(_flag(s, ch, history, pos, since_pos, config))
     flags.sort(key=lambda f: (-f.position, f.benchmark, f.params_text))
     return Report(flags, problems, len(history.series), len(history.order), history.ordered_by, since)
+
+
+PARALLEL_MIN_POINTS = 100_000  # below this much work, one process is faster than starting workers
+
+
+def _detect_one(job: tuple) -> list[Change]:
+    values, higher, cfg = job
+    return detect(values, higher_is_better=higher, config=cfg)
+
+
+def _detect_all(jobs: list[tuple]) -> list[list[Change]]:
+    """Detection over every series, spread over the machine's cores when there is enough of it."""
+    import os
+
+    workers = min(os.cpu_count() or 1, 8)
+    if workers < 2 or sum(j[0].size for j in jobs) < PARALLEL_MIN_POINTS:
+        return [_detect_one(j) for j in jobs]
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    with ctx.Pool(workers) as pool:
+        return pool.map(_detect_one, jobs, chunksize=max(1, len(jobs) // (4 * workers)))
 
 
 def _flag(s: Series, ch: Change, history: History, pos: dict[str, int], since_pos: int | None,

@@ -24,6 +24,7 @@ from typing import Literal
 import numpy as np
 import ruptures
 from scipy import stats
+from scipy.ndimage import median_filter
 
 State = Literal["confirmed", "suspected"]
 Kind = Literal["regression", "improvement"]
@@ -69,13 +70,15 @@ def robust_sigma(y: np.ndarray) -> float:
 
 
 def rolling_median(y: np.ndarray, half: int = 2) -> np.ndarray:
-    """Centred rolling median, the window truncated at the ends."""
+    """Centred rolling median, the window truncated at the ends (so the newest points are judged only by
+    what came before them and themselves)."""
     n = y.size
     if n == 0:
         return y.copy()
-    padded = np.pad(y, half, mode="constant", constant_values=np.nan)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
-    return np.nanmedian(windows, axis=1)
+    out = median_filter(y, size=2 * half + 1, mode="nearest")
+    for i in list(range(min(half, n))) + list(range(max(half, n - half), n)):
+        out[i] = np.median(y[max(0, i - half): i + half + 1])
+    return out
 
 
 def hampel(y: np.ndarray, sigma: float, k: float) -> tuple[np.ndarray, np.ndarray]:
