@@ -55,17 +55,21 @@ def asv_detector(floor: float):
 METHODS = {"mdperf": mdperf_detector, "asv 5 % floor": asv_detector(0.05), "asv steps": asv_detector(0.0)}
 
 
+def _score_all(histories: list, online: bool) -> dict[str, Score]:
+    out = {}
+    for name, det in METHODS.items():
+        total = Score()
+        for h in histories:
+            total.add(score(h, det, online=online))
+        out[name] = total
+    return out
+
+
 def _cell(args: tuple) -> dict:
     kind, cv, rel, histories, seed = args
     rng = np.random.default_rng(seed)
     hs = [D.random_step_history(N, cv, kind, rel, rng) for _ in range(histories)]
-    out = {}
-    for name, det in METHODS.items():
-        total = Score()
-        for h in hs:
-            total.add(score(h, det))
-        out[name] = total
-    return {"kind": kind, "cv": cv, "rel": rel, "scores": out}
+    return {"kind": kind, "cv": cv, "rel": rel, "scores": _score_all(hs, online=True)}
 
 
 def _negatives(args: tuple) -> dict:
@@ -75,26 +79,14 @@ def _negatives(args: tuple) -> dict:
     for _ in range(histories):
         hs += [D.with_steps(N, cv, kind, [], rng), D.spike_history(N, cv, kind, 0.15, rng),
                D.ramp_history(N, cv, kind, 0.05, rng)]
-    out = {}
-    for name, det in METHODS.items():
-        total = Score()
-        for h in hs:
-            total.add(score(h, det, online=False))
-        out[name] = total
-    return {"kind": kind, "cv": cv, "scores": out}
+    return {"kind": kind, "cv": cv, "scores": _score_all(hs, online=False)}
 
 
 def _pairs(args: tuple) -> dict:
     kind, gap, histories, seed = args
     rng = np.random.default_rng(seed)
     hs = [D.close_pair_history(N, 0.01, kind, 0.05, gap, rng) for _ in range(histories)]
-    out = {}
-    for name, det in METHODS.items():
-        total = Score()
-        for h in hs:
-            total.add(score(h, det, online=False))
-        out[name] = total
-    return {"kind": kind, "gap": gap, "scores": out}
+    return {"kind": kind, "gap": gap, "scores": _score_all(hs, online=False)}
 
 
 def fmt(x: float, pct: bool = True) -> str:

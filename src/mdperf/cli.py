@@ -341,20 +341,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     err = Console(stderr=True)
     try:
         args = build_parser().parse_args(argv)
-        if args.command == "list":
-            return cmd_list(console)
-        if args.command == "run":
-            return cmd_run(args, console)
-        if args.command == "compare":
-            return cmd_compare(args, console)
-        if args.command == "track":
-            return cmd_track(args, console)
-        if args.command == "regressions":
-            return cmd_regressions(args, console)
-        if args.command == "publish":
-            return cmd_publish(args, console)
-        if args.command == "preview":
-            return cmd_preview(args, console)
+        commands = {"list": lambda: cmd_list(console), "run": lambda: cmd_run(args, console),
+                    "compare": lambda: cmd_compare(args, console), "track": lambda: cmd_track(args, console),
+                    "regressions": lambda: cmd_regressions(args, console),
+                    "publish": lambda: cmd_publish(args, console), "preview": lambda: cmd_preview(args, console)}
+        return commands[args.command]()
     except UserError as exc:
         err.print(f"mdperf: error: {exc}", highlight=False, markup=False, soft_wrap=True)
         return EXIT_BAD_INPUT
@@ -363,7 +354,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `mdperf regressions | head`
         return EXIT_OK
-    return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":
