@@ -170,8 +170,11 @@ class Step:
     timeout = 600
 
     def setup(self, calculator, atoms, device):
-        from mdperf.errors import Unsupported
-        from mdperf.measurement import prepare
+        try:
+            from mdperf.errors import Unsupported
+            from mdperf.measurement import prepare
+        except ImportError as exc:  # an mdperf older than the suite: n/a, not a failure
+            raise NotImplementedError(f"mdperf at this commit lacks the step API: {exc}")
 
         case = _case(calculator, atoms, device)
         try:

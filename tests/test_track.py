@@ -1,7 +1,8 @@
 """`mdperf track` with real asv over a real temporary git repository holding a copy of this project.
 
-Commits: base; slow (a 3 ms sleep injected in the torch pair potential's force call); broken build; build
-fixed (still slow).  One module-scoped run of the quick profile feeds most tests (the asv environment is
+Commits: old (an mdperf without the `prepare` step API the suite's `time_`/`peakmem_` need); base; slow (a
+20 ms sleep injected in the torch pair potential's force call, ten times a normal step here, so that a busy
+shared machine cannot hide it); broken build; build fixed (still slow).  One module-scoped run of the quick profile feeds most tests (the asv environment is
 created once, about a minute).
 """
 
@@ -46,12 +47,19 @@ def history(tmp_path_factory):
     git(repo, "init", "-q", "-b", "main")
     git(repo, "config", "user.email", "t@example.invalid")
     git(repo, "config", "user.name", "test")
-    commits = {"base": commit_all(repo, "base")}
+    measurement = repo / "src" / "mdperf" / "measurement.py"
+    current = measurement.read_text()
+    old = current.replace("def prepare(", "def _prepare(").replace("prepared = prepare(case)", "prepared = _prepare(case)")
+    assert old.count("_prepare(") == 2
+    measurement.write_text(old)
+    commits = {"old": commit_all(repo, "old mdperf without prepare")}
+    measurement.write_text(current)
+    commits["base"] = commit_all(repo, "base")
     pair = repo / "src" / "mdperf" / "calculators" / "torch_pair.py"
     src = pair.read_text()
     slow = src.replace("    def _compute(self, positions, cell, numbers, pbc, want_stress):\n",
                        "    def _compute(self, positions, cell, numbers, pbc, want_stress):\n"
-                       "        __import__('time').sleep(0.003)\n", 1)
+                       "        __import__('time').sleep(0.02)\n", 1)
     assert slow != src
     pair.write_text(slow)
     commits["slow"] = commit_all(repo, "slow force call")
@@ -62,7 +70,7 @@ def history(tmp_path_factory):
     pp.write_text(good)
     commits["fixed"] = commit_all(repo, "fix build")
     machine = f"mdperf-test-{uuid.uuid4().hex[:8]}"
-    first = mdperf(repo, "track", "--last", "4", "--profile", "quick", "--machine", machine)
+    first = mdperf(repo, "track", "--last", "5", "--profile", "quick", "--machine", machine)
     return {"repo": repo, "commits": commits, "machine": machine, "first": first}
 
 
@@ -77,13 +85,13 @@ def results_for(history, commit):
 def test_first_run_reports_the_failed_build_and_goes_on(history):
     p = history["first"]
     assert p.returncode == 1, p.stdout + p.stderr  # some commits failed
-    assert "4 commit(s) to measure" in p.stdout
-    assert "3 measured, 1 failed, 0 skipped" in p.stdout
+    assert "5 commit(s) to measure" in p.stdout
+    assert "4 measured, 1 failed, 0 skipped" in p.stdout
     assert "site: " in p.stdout and "index.html" in p.stdout
     ledger = json.loads((history["repo"] / ".asv" / "mdperf" / f"track-{history['machine']}.json").read_text())
     status = {c: e["status"] for c, e in ledger["commits"].items()}
     c = history["commits"]
-    assert status == {c["base"]: "ok", c["slow"]: "ok", c["broken"]: "failed", c["fixed"]: "ok"}
+    assert status == {c["old"]: "ok", c["base"]: "ok", c["slow"]: "ok", c["broken"]: "failed", c["fixed"]: "ok"}
     assert ledger["commits"][c["broken"]]["reason"].startswith("build failed")
 
 
@@ -97,11 +105,15 @@ def test_results_for_every_commit_and_the_slow_one_is_slower(history):
         # not on CUDA: n/a (NaN), never failed (None) and never a zero
         gpu = res["md.GpuMemory.track_gpu_peak_allocated_mib"][0]
         assert gpu != gpu
-    assert slow["md.Latency.track_latency_p50_ms"][0] > base["md.Latency.track_latency_p50_ms"][0] + 2.0
-    assert slow["md.Step.time_md_step"][0] > base["md.Step.time_md_step"][0] + 0.002
-    assert fixed["md.Latency.track_latency_p50_ms"][0] > base["md.Latency.track_latency_p50_ms"][0] + 2.0
+    assert slow["md.Latency.track_latency_p50_ms"][0] > base["md.Latency.track_latency_p50_ms"][0] + 10.0
+    assert slow["md.Step.time_md_step"][0] > base["md.Step.time_md_step"][0] + 0.010
+    assert fixed["md.Latency.track_latency_p50_ms"][0] > base["md.Latency.track_latency_p50_ms"][0] + 10.0
     broken = results_for(history, c["broken"])
     assert all(v is None for v in broken.values())
+    # An mdperf older than the suite: its step benchmarks are n/a (NaN), its track_ numbers still measured.
+    old = results_for(history, c["old"])
+    assert old["md.Step.time_md_step"][0] != old["md.Step.time_md_step"][0]
+    assert old["md.Latency.track_latency_p50_ms"][0] > 0
 
 
 def test_site_has_index_and_graphs(history):
@@ -118,9 +130,25 @@ def test_site_has_index_and_graphs(history):
 
 
 def test_rerun_skips_measured_commits(history):
-    p = mdperf(history["repo"], "track", "--last", "4", "--profile", "quick", "--machine", history["machine"])
+    p = mdperf(history["repo"], "track", "--last", "5", "--profile", "quick", "--machine", history["machine"])
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "0 commit(s) to measure, 4 already measured" in p.stdout
+    assert "0 commit(s) to measure, 5 already measured" in p.stdout
+
+
+def test_preview_serves_the_site(history):
+    import re
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "mdperf.cli", "preview", "--port", "0"], cwd=history["repo"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        port = re.search(r"127\.0\.0\.1:(\d+)", line).group(1)
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/mdperf.html", timeout=10).read().decode()
+        assert "mdperf: changes commit by commit" in page
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def test_default_measures_only_new_commits_and_resumes_after_interrupt(history):

@@ -331,7 +331,9 @@ def cmd_preview(args: argparse.Namespace, console: Console) -> int:
         raise UserError(f"no site at {setup.html_dir}; run `mdperf track` or `mdperf publish` first")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(setup.html_dir))
     with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server:
-        console.print(f"serving {setup.html_dir} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
+        console.print(f"serving {setup.html_dir} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)",
+                      soft_wrap=True, highlight=False, markup=False)
+        sys.stdout.flush()
         server.serve_forever()
     return EXIT_OK
 
