@@ -81,7 +81,7 @@ def test_page_in_chromium_shows_the_regression_at_its_commit(site, tmp_path):
         row = section[1].split("</table>", 1)[0]
         assert 'class="regression-confirmed"' in row and "md.Latency.track_latency_p50_ms" in row
         assert "+2" in row  # about +25 %
-        assert f'href="index.html#md.Latency.track_latency_p50_ms?machine=runner' in row
+        assert 'href="index.html#md.Latency.track_latency_p50_ms?machine=runner' in row
         # asv's front page loads jQuery and flot from a CDN, which this sandbox cannot reach (its scripts then
         # show asv's error page), so the link is checked in what the server sends.
         import urllib.request

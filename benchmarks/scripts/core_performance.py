@@ -14,7 +14,6 @@ import argparse
 import datetime
 import json
 import platform
-import sys
 import time
 from pathlib import Path
 

@@ -46,9 +46,6 @@ METRIC_UNITS: dict[str, str] = {
     "energy_std_mev_per_atom": "meV/atom",
     "energy_max_dev_mev_per_atom": "meV/atom",
 }
-TIMING_METRICS = [m for m in METRIC_UNITS if m.startswith("latency_")] + ["steps_per_s", "us_per_atom_step", "ns_per_day"]
-COLD_METRICS = ["cold_start_ms", "model_load_ms", "first_call_ms"]
-HOST_METRICS = ["host_peak_rss_mib", "host_rss_growth_mib"]
 GPU_METRICS = ["gpu_peak_allocated_mib", "gpu_peak_reserved_mib", "gpu_nvml_used_mib", "gpu_memory_growth_mib"]
 DRIFT_METRICS = ["drift_mev_per_atom_ps", "drift_stderr_mev_per_atom_ps", "energy_std_mev_per_atom",
                  "energy_max_dev_mev_per_atom"]
@@ -66,14 +63,10 @@ def _set(result: MeasureResult, names: list[str], status: str, reason: str) -> N
             result.metrics[name] = Metric(None, METRIC_UNITS[name], status, reason)  # type: ignore[arg-type]
 
 
-def _cuda_available() -> bool:
-    return calculators.cuda_available()
-
-
 def validate_case(device: str, steps: int, warmup: int, protocol: str, energy_interval: int) -> None:
     if device not in DEVICES:
         raise UserError(f"unknown device {device!r}; valid: {', '.join(DEVICES)}")
-    if device == "cuda" and not _cuda_available():
+    if device == "cuda" and not calculators.cuda_available():
         raise UserError("--device cuda asked for, but CUDA is not available on this machine")
     if steps <= 0:
         raise UserError(f"steps must be > 0, got {steps}")

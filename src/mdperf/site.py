@@ -55,7 +55,7 @@ def _row(f: Flag) -> str:
 def render(report: Report, repo: Path | None = None) -> str:
     commits = list(dict.fromkeys(f.commit for f in report.flags))
     subjects = _subjects(repo, commits)
-    body = [f"<h1>mdperf: changes commit by commit</h1>",
+    body = ["<h1>mdperf: changes commit by commit</h1>",
             f"<p>{report.n_series} series over {report.n_commits} commits; "
             f"{len(report.new_confirmed_regressions)} new confirmed regression(s). "
             f'<a href="index.html">Back to the benchmarks</a> · <a href="{FLAGS_JSON}">flags as JSON</a></p>']

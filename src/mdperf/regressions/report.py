@@ -53,7 +53,7 @@ def table(report: Report, console: Console, site_url: str = "") -> None:
 
 
 def markdown(report: Report, site_url: str = "") -> str:
-    lines = [f"## mdperf regressions", "",
+    lines = ["## mdperf regressions", "",
              f"{report.n_series} series over {report.n_commits} commits; "
              f"**{len(report.new_confirmed_regressions)} new confirmed regression(s)**"
              + (f" since `{report.since[:10]}`" if report.since else "") + ".", ""]
