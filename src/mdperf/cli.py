@@ -285,8 +285,9 @@ def cmd_regressions(args: argparse.Namespace, console: Console) -> int:
         if repo is None:
             raise UserError("no --results given and not inside a git repository with an asv.conf.json")
         results = asvconf.load(repo).results_dir
+    cfg = config.load(args.config, repo)
     try:
-        hist = history.read(results, repo, config.load(args.config, repo).higher_is_better)
+        hist = history.read(results, repo, cfg.higher_is_better)
     except FileNotFoundError as exc:
         raise UserError(f"cannot read results: {exc}") from None
     since = args.since
@@ -295,7 +296,7 @@ def cmd_regressions(args: argparse.Namespace, console: Console) -> int:
                            capture_output=True, text=True)
         if p.returncode == 0:
             since = p.stdout.strip()  # a branch, tag or relative name, as git resolves it
-    rep = analyse(hist, config.load(args.config, repo), since=since)
+    rep = analyse(hist, cfg, since=since)
     if args.format == "json":
         print(report.to_json(rep))
     elif args.format == "markdown":
