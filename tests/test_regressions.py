@@ -78,6 +78,43 @@ def test_slow_ramp_is_not_a_step():
     assert len(flags) <= 1  # 2,000 commits of ramp: at most the target's 1 false alarm per 1,000 commits
 
 
+def test_noise_model_reads_ar1_noise_and_ignores_steps():
+    from mdperf.regressions.detector import noise_model
+
+    rng = np.random.default_rng(8)
+    ar = np.log(D.noise(400, 0.01, "ar1", rng))  # phi 0.5, marginal sigma 1 %
+    sigma, phi = noise_model(ar)
+    assert sigma == pytest.approx(0.01, rel=0.2) and phi == pytest.approx(0.5, abs=0.15)
+    iid = np.log(noisy(400, seed=8))
+    stepped = iid.copy()
+    stepped[200:] += 0.1  # a 10-sigma step is not correlated noise
+    for y in (iid, stepped):
+        sigma, phi = noise_model(y)
+        assert sigma == pytest.approx(0.01, rel=0.15) and phi == 0.0
+
+
+def test_step_z_is_a_true_z_score_under_correlated_noise():
+    # Without the AR(1) model, windows of correlated noise differ by "3.5 sigma" far more often than 1 in 2,000.
+    from mdperf.regressions.detector import step_z
+
+    rng = np.random.default_rng(9)
+    zs = np.array([step_z(y[:12], y[12:], 0.01, 0.5) for y in (np.log(D.noise(16, 0.01, "ar1", rng))
+                                                                 for _ in range(2000))])
+    assert np.std(zs) == pytest.approx(1.0, abs=0.1)
+    naive = np.array([step_z(y[:12], y[12:], 0.01, 0.0) for y in (np.log(D.noise(16, 0.01, "ar1", rng))
+                                                                  for _ in range(2000))])
+    assert np.std(naive) > 1.2
+
+
+def test_online_false_alarms_count_each_withdrawn_alarm_once():
+    from mdperf.regressions.scoring import online_false_alarms
+
+    h = D.with_steps(40, 0.01, "gaussian-outliers", [(30, 0.1)], np.random.default_rng(0))
+    # An alarm at 10 seen on every night, one at 25 seen on one night only, the true step at 30.
+    det = lambda v: [10] + ([25] if v.size == 27 else []) + ([30] if v.size > 32 else [])
+    assert online_false_alarms(h, det) == (2, 21)
+
+
 def test_scoring_counts_found_and_false_alarms():
     from mdperf.regressions.scoring import score
 

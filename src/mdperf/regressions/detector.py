@@ -1,16 +1,21 @@
 """Change-point detection on one benchmark series.
 
 1. Work on log values, so steps are relative and noise is a coefficient of variation.
-2. Noise from the series itself: 1.4826 * MAD of first differences / sqrt(2) — robust to steps and outliers.
+2. Noise from the series itself (:func:`noise_model`): a marginal sigma from the MAD of differences, and an
+   AR(1) coefficient phi from the rank autocorrelation of the differences — both blind to steps, outliers
+   and slow ramps.  Neighbouring runs often share machine state; ignoring that makes wander look like steps.
 3. A Hampel filter (centred rolling median of 5) replaces points more than ``hampel_k`` sigma from their
    neighbourhood: a single-commit spike that reverts is an outlier, not a change. A step of three or more
    commits survives it.
 4. Change points by PELT with an L2 cost (ruptures' KernelCPD with a linear kernel, compiled) and a penalty
-   of ``penalty_beta * sigma^2 * log(n)``.
+   of ``penalty_beta * sigma_lr^2 * log(n)`` (sigma_lr: the long-run sigma under AR(1)); then the newest
+   ``window`` commits are scanned on their own for the strongest step, which PELT's series-wide penalty is
+   slow to split off.
 5. Each change is kept if its relative size (medians of the ``local_window`` commits each side: a slow ramp
-   has no local jump) is at least ``min_rel_change`` and its z-score (means over ``window`` commits each side,
-   over the noise) at least ``z_min``; its significance is also given as the two-sided
-   Mann-Whitney U p-value of the raw values before and after.
+   has no local jump) is at least ``min_rel_change`` and its z-score (:func:`step_z`: the generalised
+   least-squares level shift over ``window`` commits each side under the AR(1) noise, over its standard
+   error) at least ``z_min``; its significance is also given as the two-sided Mann-Whitney U p-value of the
+   raw values before and after.
 6. A change is *confirmed* once ``confirm_after`` commits sit at the new level, *suspected* before; the last
    one or two commits, which the filter cannot judge yet, are flagged *suspected* when they all leave the
    current level by more than the thresholds.
@@ -57,16 +62,59 @@ class Change:
     extra: dict = field(default_factory=dict)
 
 
+def _mad_sigma(x: np.ndarray) -> float:
+    return float(1.4826 * np.median(np.abs(x - np.median(x))))
+
+
+def noise_model(y: np.ndarray) -> tuple[float, float]:
+    """Marginal noise sigma and lag-1 autocorrelation phi of a series that may hold steps, outliers and ramps.
+
+    Differences are blind to steps (a step touches a few of them) and, centred on their median, to slow ramps.
+    For AR(1) noise Var(y[t+k] - y[t]) = 2 sigma^2 (1 - phi^k): lag-1 differences alone read sigma too low
+    when neighbouring runs are correlated, so with phi > 0 sigma comes from lag-4 differences instead.  phi is
+    the lag-1 autocorrelation of the residuals around a rolling median of 21, kept only when above twice its
+    standard error (iid noise would otherwise widen every threshold by chance), at most 0.9.
+    """
+    n = y.size
+    if n < 3:
+        return float("nan"), 0.0
+    phi = 0.0
+    if n >= 10:
+        # First differences of AR(1) noise have lag-1 correlation -(1 - phi) / 2.  A rank correlation of the
+        # differences is blind to a step (one large difference) and to a ramp (a constant added to all).
+        d = np.diff(y)
+        rho = float(stats.spearmanr(d[:-1], d[1:]).statistic)
+        if np.isfinite(rho):
+            est = 1 + 2 * rho
+            phi = min(est, 0.9) if est > 2 / np.sqrt(n) else 0.0
+    if phi > 0 and n >= 8:
+        sigma = _mad_sigma(y[4:] - y[:-4]) / np.sqrt(2 * (1 - phi**4))
+    else:
+        sigma = _mad_sigma(np.diff(y)) / np.sqrt(2)
+    return float(sigma), float(phi)
+
+
 def robust_sigma(y: np.ndarray) -> float:
-    """The larger of two robust estimates: from first differences (blind to steps, but low under positively
-    correlated noise) and from residuals around a rolling median of 11 (right under correlation)."""
-    if y.size < 3:
-        return float("nan")
-    d = np.diff(y)
-    from_diff = 1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2)
-    r = y - rolling_median(y, half=5)
-    from_level = 1.4826 * np.median(np.abs(r - np.median(r)))
-    return float(max(from_diff, from_level))
+    """Marginal noise sigma of a series (see :func:`noise_model`)."""
+    return noise_model(y)[0]
+
+
+def step_z(before: np.ndarray, after: np.ndarray, sigma: float, phi: float) -> float:
+    """z-score of a level shift between two adjacent blocks under AR(1) noise (sigma, phi): the generalised
+    least-squares estimate of the shift over its standard error.  With phi = 0 it is the difference of the
+    block means over sigma * sqrt(1/n_before + 1/n_after); with phi > 0 it weighs the jump at the boundary,
+    which correlated noise rarely makes, above the slow wander of the levels, which it often does."""
+    y = np.concatenate([before, after])
+    x = np.zeros((y.size, 2))
+    x[:, 0] = 1.0
+    x[before.size:, 1] = 1.0
+    idx = np.arange(y.size)
+    cov = phi ** np.abs(idx[:, None] - idx[None, :]) if phi > 0 else np.eye(y.size)
+    ci_x = np.linalg.solve(cov, x)
+    info = x.T @ ci_x
+    beta = np.linalg.solve(info, ci_x.T @ y)
+    var = np.linalg.inv(info)[1, 1] * sigma**2
+    return float(beta[1] / np.sqrt(var))
 
 
 def rolling_median(y: np.ndarray, half: int = 2) -> np.ndarray:
@@ -103,13 +151,14 @@ def detect(values: np.ndarray | list[float], *, higher_is_better: bool = False,
     if n < 4:
         return []
     y, logged = _transform(x)
-    sigma = robust_sigma(y)
+    sigma, _ = noise_model(y)
     # A floor keeps a perfectly flat series (sigma 0) from flagging round-off.
     sigma = max(sigma, 1e-4)
     clean, _ = hampel(y, sigma, config.hampel_k)
     # Correlated noise (neighbouring runs sharing machine state) makes level shifts look likelier than they
-    # are: widen the noise by the AR(1) variance factor of the mean, from the lag-1 autocorrelation.
-    phi = lag1_autocorrelation(clean)
+    # are: the penalty uses the long-run variance, the z-score the exact AR(1) covariance of its window.
+    sigma, phi = noise_model(clean)
+    sigma = max(sigma, 1e-4)
     sigma_eff = sigma * np.sqrt((1 + phi) / (1 - phi))
     pen = config.penalty_beta * sigma_eff**2 * np.log(n)
     algo = ruptures.KernelCPD(kernel="linear", min_size=2, jump=1).fit(clean.reshape(-1, 1))
@@ -123,10 +172,31 @@ def detect(values: np.ndarray | list[float], *, higher_is_better: bool = False,
     for i, b in enumerate(bkps):
         lo = max(edges[i], b - config.window)
         hi = min(edges[i + 2], b + config.window)
-        c = _make_change(b, y[lo:b], y[b:hi], clean[lo:b], clean[b:hi], sigma_eff, logged, higher_is_better,
+        c = _make_change(b, y[lo:b], y[b:hi], clean[lo:b], clean[b:hi], sigma, phi, logged, higher_is_better,
                          config, n)
         if c is not None:
             changes.append(c)
+    # Recent changes: PELT's penalty is set for the whole series and is slow to split off a short last
+    # segment, so the newest ``window`` commits are scanned for the strongest step on their own.
+    last = max([c.index for c in changes] + [0])
+    best = None
+    for b in range(max(last + 2, n - config.window), n - config.confirm_after + 1):
+        if any(abs(c.index - b) <= 3 for c in changes):
+            continue
+        before = clean[max(last, b - config.window): b]
+        if before.size < 2:
+            continue
+        z = abs(step_z(before, clean[b:], sigma, phi))
+        if z >= config.z_min and (best is None or z > best[1]):
+            best = (b, z)
+    if best is not None:
+        b = best[0]
+        lo = max(last, b - config.window)
+        c = _make_change(b, y[lo:b], y[b:], clean[lo:b], clean[b:], sigma, phi, logged, higher_is_better,
+                         config, n)
+        if c is not None:
+            changes.append(c)
+            changes.sort(key=lambda c: c.index)
     # The tail: the last one or two points cannot be judged by the filter yet.
     last_start = bkps[-1] if bkps else 0
     for m in (1, 2):
@@ -136,7 +206,7 @@ def detect(values: np.ndarray | list[float], *, higher_is_better: bool = False,
         tail = y[n - m:]
         dev = tail - level(base)
         if np.all(np.abs(dev) > config.tail_z * sigma) and (np.all(dev > 0) or np.all(dev < 0)):
-            c = _make_change(n - m, base, tail, base, tail, sigma_eff, logged, higher_is_better, config, n,
+            c = _make_change(n - m, base, tail, base, tail, sigma, phi, logged, higher_is_better, config, n,
                              tail=True)
             if c is not None and not any(ch.index >= n - m for ch in changes):
                 changes.append(c)
@@ -144,28 +214,17 @@ def detect(values: np.ndarray | list[float], *, higher_is_better: bool = False,
     return changes
 
 
-def lag1_autocorrelation(y: np.ndarray) -> float:
-    """Lag-1 autocorrelation of the residuals around a rolling median; 0 unless above twice its standard error
-    (iid noise would otherwise widen the threshold by chance), at most 0.9."""
-    r = y - rolling_median(y, half=5)
-    if r.size < 10 or np.std(r) == 0:
-        return 0.0
-    phi = float(np.corrcoef(r[:-1], r[1:])[0, 1])
-    return float(min(phi, 0.9)) if phi > 2 / np.sqrt(r.size) else 0.0
-
-
-def _make_change(b, before, after, before_clean, after_clean, sigma, logged, higher_is_better, config, n,
+def _make_change(b, before, after, before_clean, after_clean, sigma, phi, logged, higher_is_better, config, n,
                  tail=False) -> Change | None:
     if before.size == 0 or after.size == 0:
         return None
-    # Levels and size: medians of the raw values right next to the change; the z-score: means of the
-    # outlier-cleaned values over the wider window, over the noise.
+    # Levels and size: medians of the raw values right next to the change; the z-score: the level shift of
+    # the outlier-cleaned values over the wider window, over its standard error.
     w = config.local_window
     mb, ma = float(np.median(before[-w:])), float(np.median(after[:w]))
     delta = ma - mb
     rel = float(np.expm1(delta)) if logged else float(delta)
-    dz = float(np.mean(after_clean) - np.mean(before_clean))
-    z = abs(dz) / (sigma * np.sqrt(1 / before.size + 1 / after.size))
+    z = abs(step_z(before_clean, after_clean, sigma, phi))
     if abs(rel) < config.min_rel_change:
         return None
     if not tail and z < config.z_min:
