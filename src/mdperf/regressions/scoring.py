@@ -24,9 +24,12 @@ class Score:
     clean_commits: int = 0
     delays: list[int] = field(default_factory=list)
     found_within_3: int = 0
+    online_false_alarms: int = 0
+    online_commits: int = 0
 
     def add(self, other: "Score") -> None:
-        for k in ("true_steps", "found", "exact", "detections", "false_alarms", "clean_commits", "found_within_3"):
+        for k in ("true_steps", "found", "exact", "detections", "false_alarms", "clean_commits", "found_within_3",
+                  "online_false_alarms", "online_commits"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
         self.delays.extend(other.delays)
 
@@ -45,6 +48,10 @@ class Score:
     @property
     def false_alarms_per_1000(self) -> float:
         return 1000 * self.false_alarms / self.clean_commits if self.clean_commits else float("nan")
+
+    @property
+    def online_false_alarms_per_1000(self) -> float:
+        return 1000 * self.online_false_alarms / self.online_commits if self.online_commits else float("nan")
 
     @property
     def within_3_rate(self) -> float:
@@ -94,3 +101,18 @@ def score(history: History, detector: Detector, *, tolerance: int = 3, max_delay
                     s.found_within_3 += d <= 3
                     break
     return s
+
+
+def online_false_alarms(history: History, detector: Detector, *, start: int = 20, tolerance: int = 3) -> tuple[int, int]:
+    """False alarms as a nightly tracker raises them: run the detector on every prefix from ``start`` commits
+    on and count each change reported away from every true step once (changes within ``tolerance`` commits
+    of one already counted are the same alarm), even if a later prefix withdraws it.  Returns (alarms,
+    commits analysed)."""
+    n = history.values.size
+    truth = [at for at, _ in history.steps]
+    seen: list[int] = []
+    for end in range(start, n + 1):
+        for r in detector(history.values[:end]):
+            if all(abs(r - at) > tolerance for at in truth) and all(abs(r - s) > tolerance for s in seen):
+                seen.append(r)
+    return len(seen), max(n - start + 1, 0)
