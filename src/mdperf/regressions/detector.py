@@ -71,9 +71,9 @@ def noise_model(y: np.ndarray) -> tuple[float, float]:
 
     Differences are blind to steps (a step touches a few of them) and, centred on their median, to slow ramps.
     For AR(1) noise Var(y[t+k] - y[t]) = 2 sigma^2 (1 - phi^k): lag-1 differences alone read sigma too low
-    when neighbouring runs are correlated, so with phi > 0 sigma comes from lag-4 differences instead.  phi is
-    the lag-1 autocorrelation of the residuals around a rolling median of 21, kept only when above twice its
-    standard error (iid noise would otherwise widen every threshold by chance), at most 0.9.
+    when neighbouring runs are correlated, so with phi > 0 sigma comes from lag-4 differences instead.  phi
+    comes from the rank autocorrelation of the first differences, kept only when above its standard error
+    (2 / sqrt(n); iid noise would otherwise widen every threshold by chance), at most 0.9.
     """
     n = y.size
     if n < 3:
@@ -92,11 +92,6 @@ def noise_model(y: np.ndarray) -> tuple[float, float]:
     else:
         sigma = _mad_sigma(np.diff(y)) / np.sqrt(2)
     return float(sigma), float(phi)
-
-
-def robust_sigma(y: np.ndarray) -> float:
-    """Marginal noise sigma of a series (see :func:`noise_model`)."""
-    return noise_model(y)[0]
 
 
 def step_z(before: np.ndarray, after: np.ndarray, sigma: float, phi: float) -> float:
