@@ -78,6 +78,50 @@ def test_slow_ramp_is_not_a_step():
     assert len(flags) <= 1  # 2,000 commits of ramp: at most the target's 1 false alarm per 1,000 commits
 
 
+def test_step_on_a_ramp_is_found_with_the_levels_where_the_series_stood():
+    # The ramp is taken out before the search, and put back into the levels reported.
+    rng = np.random.default_rng(5)
+    v = D.ramp_history(200, 0.01, "gaussian-outliers", 0.05, rng).values
+    v[120:] *= 1.05
+    (c,) = detect(v)
+    assert (c.index, c.kind) == (120, "regression") and c.rel_change == pytest.approx(0.05, abs=0.01)
+    assert c.before == pytest.approx(v[110:120].mean(), rel=0.01) and c.after == pytest.approx(v[120:130].mean(), rel=0.01)
+
+
+def test_levels_of_a_series_that_is_not_positive_are_in_its_units():
+    v = -5 + np.random.default_rng(6).normal(0, 0.05, 120)
+    v[70:] -= 1.0
+    (c,) = detect(v)
+    assert c.index == 70 and c.before == pytest.approx(-5.0, abs=0.05) and c.after == pytest.approx(-6.0, abs=0.05)
+
+
+def test_short_clean_series_raise_almost_no_confirmed_flags():
+    # sigma estimated from 24 commits is uncertain; the z-score is read through Student's t for it.
+    rng = np.random.default_rng(4)
+    flags = sum(c.state == "confirmed" for _ in range(500) for c in detect(10 * np.exp(rng.normal(0, 0.01, 24))))
+    assert flags <= 4
+
+
+def test_under_ar1_noise_a_change_is_moved_to_its_strongest_jump():
+    rng = np.random.default_rng(7)
+    exact = {0: 0, 4: 0}
+    for _ in range(100):
+        h = D.random_step_history(150, 0.01, "ar1", 0.03, rng)
+        for r in exact:
+            exact[r] += any(c.index == h.steps[0][0] for c in detect(h.values, config=DetectorConfig(refine=r)))
+    assert exact[4] >= exact[0] + 6
+
+
+def test_trimmed_noise_rarely_reads_short_series_too_quiet():
+    # A sigma read too low inflates every z-score of the series; the MAD does so on one 40-commit series in 7.
+    from mdperf.regressions.detector import noise_model
+
+    rng = np.random.default_rng(3)
+    ys = [rng.normal(0, 0.01, 40) for _ in range(1000)]
+    too_low = {s: np.mean([noise_model(y, s)[0] < 0.008 for y in ys]) for s in ("mad", "trimmed")}
+    assert too_low["trimmed"] < 0.06 < 0.1 < too_low["mad"]
+
+
 def test_noise_model_reads_ar1_noise_and_ignores_steps():
     from mdperf.regressions.detector import noise_model
 
