@@ -88,6 +88,15 @@ def test_step_on_a_ramp_is_found_with_the_levels_where_the_series_stood():
     assert c.before == pytest.approx(v[110:120].mean(), rel=0.01) and c.after == pytest.approx(v[120:130].mean(), rel=0.01)
 
 
+def test_huge_step_has_a_finite_z():
+    # Read through Student's t, a z-score of thousands has a tail probability below the smallest float.
+    v = noisy(1000, cv=0.001, seed=11)
+    v[500:] *= 3.0
+    (c,) = detect(v)
+    assert np.isfinite(c.z) and c.z > 30
+    json.dumps(c.z, allow_nan=False)
+
+
 def test_levels_of_a_series_that_is_not_positive_are_in_its_units():
     v = -5 + np.random.default_rng(6).normal(0, 0.05, 120)
     v[70:] -= 1.0

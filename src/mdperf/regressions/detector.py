@@ -146,7 +146,9 @@ def _z_reader(sigma: float, phi: float, df: float):
     """z-score of a level shift, read through Student's t with ``df`` degrees of freedom (sigma is an
     estimate) and given back as the normal z of the same tail probability."""
     def z(before: np.ndarray, after: np.ndarray) -> float:
-        return float(stats.norm.isf(stats.t.sf(abs(step_z(before, after, sigma, phi)), df)))
+        raw = abs(step_z(before, after, sigma, phi))
+        tail = float(stats.t.sf(raw, df))
+        return float(stats.norm.isf(tail)) if tail > 0 else raw  # beyond float range: the raw z, finite
     return z
 
 
