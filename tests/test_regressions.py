@@ -108,7 +108,7 @@ def test_a_flag_resting_on_the_newest_commit_stays_suspected():
 
 def test_a_large_step_is_confirmed_without_a_second_analysis(monkeypatch):
     # Chance does not make a z-score of 5: such a change needs no night's wait, and spares the series a second
-    # analysis without its newest commit (most long histories hold one).
+    # analysis without its newest commit.
     from mdperf.regressions import detector
 
     calls = []
@@ -176,8 +176,8 @@ def test_under_ar1_noise_a_change_is_moved_to_its_strongest_jump():
 
 
 def test_trimmed_noise_rarely_reads_short_series_too_quiet():
-    # A sigma read too low inflates every z-score of the series; the MAD does so on one 40-commit series in 17
-    # (one in 7 from lag-1 differences alone), the trimmed sd on one in 77.
+    # A sigma read too low inflates every z-score of the series; the MAD does so on one 40-commit series in 14,
+    # the trimmed sd on one in 37.
     from mdperf.regressions.detector import noise_model
 
     rng = np.random.default_rng(3)

@@ -235,13 +235,12 @@ def _detect_once(x: np.ndarray, higher_is_better: bool, config: DetectorConfig) 
     s0, se0 = _within_slope(clean, [], sigma_eff)
     if n >= 8 and (abs(s_) >= 2 * se or abs(s0) >= 2 * se0):  # no slope to speak of: spare the PELT runs
         # Two starts: the slope within PELT's segments (a step on a ramp) and the slope of the whole series
-        # (a ramp PELT has cut into a staircase, whose segments hide it).  Under correlated noise the wander
-        # of the level fits a whole-series slope about as well as a step does, and real steps were lost to
-        # it: there, only the first.
+        # (a ramp PELT has cut into a staircase, whose segments hide it).  From the second the slope replaces
+        # the staircase, and a slope fits a small lasting step three quarters as well as a step does: at
+        # penalty / 3.5 it took such steps (recall at 1-sigma steps fell by half), so there it costs 0.6 of a
+        # change point's penalty.  Under correlated noise the wander of the level fits a whole-series slope
+        # about as well as a step does, and real steps were lost to it: there, only the first start.
         best_cost = cost
-        # From the whole-series start the slope replaces the staircase, and a slope fits a small lasting step
-        # three quarters as well as a step does: at penalty / 3.5 it took such steps (recall at 1-sigma steps
-        # fell by half), so there it costs 0.6 of a change point's penalty.
         starts = [(s_, pen / config.penalty_beta)] + ([(s0, 0.6 * pen)] if phi == 0 else [])
         for start, slope_pen in starts:
             bk_d, _ = _segment(clean - start * t, pen)
