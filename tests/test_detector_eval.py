@@ -1,0 +1,25 @@
+"""The evaluation script behind docs/regressions-eval.md runs end to end, on a tiny sample."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).parents[1] / "benchmarks" / "scripts" / "detector_eval.py"
+
+
+def test_evaluation_writes_its_tables_with_intervals(tmp_path):
+    out = tmp_path / "eval.md"
+    p = subprocess.run([sys.executable, str(SCRIPT), "--histories", "1", "--online-histories", "1",
+                        "--headline-histories", "2", "--out", str(out)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    text = out.read_text()
+    headline = text.split("## Headline")[1].split("## Overall")[0]
+    rows = [r for r in headline.splitlines() if r.startswith("| ") and "%" in r and "---" not in r]
+    assert len(rows) == 9  # three noise kinds x three methods
+    # Each proportion carries its 95 % interval; each false-alarm rate, its Poisson interval.
+    assert all(re.search(r"\d+\.\d % \(\d+\.\d-\d+\.\d\)", r) for r in rows)
+    assert re.search(r"\| mdperf \| .* \| \d+\.\d\d \(\d+\.\d\d-\d+\.\d\d\) \| \d+\.\d\d \(\d+\.\d\d-\d+\.\d\d\) \|", text)
+    data = json.loads(out.with_suffix(".json").read_text())
+    assert data["headline_histories"] == 2 and data["headline"]["ar1"]["mdperf"]["true_steps"] == 2
