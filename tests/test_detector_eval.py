@@ -21,5 +21,8 @@ def test_evaluation_writes_its_tables_with_intervals(tmp_path):
     # Each proportion carries its 95 % interval; each false-alarm rate, its Poisson interval.
     assert all(re.search(r"\d+\.\d % \(\d+\.\d-\d+\.\d\)", r) for r in rows)
     assert re.search(r"\| mdperf \| .* \| \d+\.\d\d \(\d+\.\d\d-\d+\.\d\d\) \| \d+\.\d\d \(\d+\.\d\d-\d+\.\d\d\) \|", text)
+    # Exact commit regrouped by step size in noise sigmas, beside the Gaussian ceiling.
+    exact = text.split("## Exact commit by step size")[1].split("## Detection delay")[0]
+    assert re.search(r"\| 3 \| .* \| 86 % \|", exact)
     data = json.loads(out.with_suffix(".json").read_text())
     assert data["headline_histories"] == 2 and data["headline"]["ar1"]["mdperf"]["true_steps"] == 2

@@ -285,6 +285,22 @@ def test_scoring_counts_found_and_false_alarms():
     assert score(h, lambda v: []).recall == 0.0
 
 
+def test_exact_commit_ceiling_matches_least_squares_with_known_levels():
+    # The bound quoted against the exact-commit target: simulate the placing it describes.
+    from mdperf.regressions.scoring import exact_commit_ceiling
+
+    rng = np.random.default_rng(3)
+    d, n, at = 2.0, 60, 30
+    y = rng.normal(size=(4000, n))
+    y[:, at:] += d
+    # Log-likelihood of a boundary at b, levels 0 and d known: the sum over i >= b of (2 d y_i - d^2), plus a constant.
+    ll = np.cumsum(((2 * d * y - d * d))[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    placed_exact = np.mean(np.argmax(ll, axis=1) + 1 == at)
+    assert exact_commit_ceiling(d) == pytest.approx(placed_exact, abs=0.03)
+    assert exact_commit_ceiling(3.0) == pytest.approx(0.857, abs=0.002)
+    assert exact_commit_ceiling(1.0) < exact_commit_ceiling(2.0) < exact_commit_ceiling(4.0) < 1.0
+
+
 # --- history and report over asv result files -------------------------------------------------------------
 
 def make_repo(tmp_path, n):

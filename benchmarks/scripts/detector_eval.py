@@ -38,7 +38,7 @@ from scipy import stats
 
 from mdperf.regressions import datasets as D
 from mdperf.regressions.detector import detect
-from mdperf.regressions.scoring import Score, online_false_alarms, score
+from mdperf.regressions.scoring import Score, exact_commit_ceiling, online_false_alarms, score
 from mdperf.result import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -240,6 +240,22 @@ def main() -> None:
             t = agg(cells, lambda r: r["rel"] == rel and r["cv"] == cv)
             row.append(" / ".join(fmt(t[m].within_3_rate) for m in METHODS))
         lines.append(f"| {100 * rel:.0f} % | " + " | ".join(row) + " |")
+    # Exact attribution depends on the step's size in noise sigmas: the cells regrouped that way, beside the
+    # most any method can reach on independent Gaussian noise.
+    ratios = sorted({round(r["rel"] / r["cv"], 2) for r in cells})
+    groups = [("below 1", lambda r: r["rel"] / r["cv"] < 1 - 1e-9)] + [
+        (f"{q:g}", lambda r, q=q: round(r["rel"] / r["cv"], 2) == q) for q in ratios if q >= 1]
+    lines += ["", "## Exact commit by step size in noise sigmas (found steps, all noise kinds)", "",
+              "Step over CV, pooled over the cells that share it; exact commit of the steps each method found "
+              "(their count in brackets). *Ceiling*: the most any method can reach on independent Gaussian "
+              "noise, knowing the levels (`mdperf.regressions.scoring.exact_commit_ceiling`); correlated noise "
+              "and the luck of the steps found can sit above it.", "",
+              "| step / sigma | " + " | ".join(METHODS) + " | ceiling |", "| --- |" + " --- |" * (len(METHODS) + 1)]
+    for label, pred in groups:
+        t = agg(cells, pred)
+        ceiling = "—" if label == "below 1" else fmt(exact_commit_ceiling(float(label)))
+        lines.append(f"| {label} | " + " | ".join(f"{fmt(t[m].exact_rate)} ({t[m].found})" for m in METHODS)
+                     + f" | {ceiling} |")
     lines += ["", "## Detection delay in commits after the step (median / P90, found steps)", "",
               "| step | " + " | ".join(METHODS) + " |", "| --- |" + " --- |" * len(METHODS)]
     for rel in STEPS:

@@ -8,6 +8,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from scipy import stats
+
 from .datasets import History
 
 # A detector: values -> indices of reported changes (first commit at the new level).
@@ -116,3 +118,21 @@ def online_false_alarms(history: History, detector: Detector, *, start: int = 20
             if all(abs(r - at) > tolerance for at in truth) and all(abs(r - s) > tolerance for s in seen):
                 seen.append(r)
     return len(seen), max(n - start + 1, 0)
+
+
+def exact_commit_ceiling(step_sigmas: float) -> float:
+    """The most often any method can name the exact commit of a step ``step_sigmas`` noise sigmas high, in
+    independent Gaussian noise: the chance that least squares with the levels known places it exactly.  With a
+    uniform prior on the commit that is the maximum-likelihood place, so no estimator names it more often
+    (unknown levels only lower it).
+
+    Moving the boundary k commits the wrong way changes the log-likelihood by a Gaussian random walk with
+    drift -d^2/2 and variance d^2 per commit (d = ``step_sigmas``); placing is exact when the walks on both
+    sides stay below 0, each with probability exp(-sum_k P(S_k > 0) / k) (Spitzer's formula).
+    """
+    d = abs(float(step_sigmas))
+    if d == 0:
+        return 0.0
+    k = np.arange(1, 20001, dtype=float)
+    one_side = np.exp(-np.sum(stats.norm.sf(0.5 * d * np.sqrt(k)) / k))
+    return float(one_side**2)
