@@ -294,7 +294,7 @@ def test_exact_commit_ceiling_matches_least_squares_with_known_levels():
     y = rng.normal(size=(4000, n))
     y[:, at:] += d
     # Log-likelihood of a boundary at b, levels 0 and d known: the sum over i >= b of (2 d y_i - d^2), plus a constant.
-    ll = np.cumsum(((2 * d * y - d * d))[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    ll = np.cumsum((2 * d * y - d * d)[:, ::-1], axis=1)[:, ::-1][:, 1:]
     placed_exact = np.mean(np.argmax(ll, axis=1) + 1 == at)
     assert exact_commit_ceiling(d) == pytest.approx(placed_exact, abs=0.03)
     assert exact_commit_ceiling(3.0) == pytest.approx(0.857, abs=0.002)

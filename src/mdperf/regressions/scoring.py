@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
-
 from scipy import stats
 
 from .datasets import History
