@@ -301,6 +301,51 @@ def test_exact_commit_ceiling_matches_least_squares_with_known_levels():
     assert exact_commit_ceiling(1.0) < exact_commit_ceiling(2.0) < exact_commit_ceiling(4.0) < 1.0
 
 
+def test_noise_densities_follow_the_sampler():
+    from scipy import integrate
+
+    cv = 0.01
+    for kind in ("gaussian-outliers", "bimodal"):
+        logpdf = D.noise_logpdf(kind, cv)
+        mass = integrate.quad(lambda x: float(np.exp(logpdf(np.array([x])))[0]), -0.1, 10, limit=400,
+                              points=[0.0, 0.02, 0.05])[0]
+        assert mass == pytest.approx(1.0, abs=0.005)
+        e = np.log(D.noise(200_000, cv, kind, np.random.default_rng(1)))
+        edges = np.linspace(-0.02, 0.06, 17)
+        counts, _ = np.histogram(e, edges)
+        # Each bin's mass: the density averaged over the bin.
+        fine = np.linspace(edges[:-1], edges[1:], 50, axis=1)
+        expected = np.exp(logpdf(fine.ravel())).reshape(fine.shape).mean(axis=1) * (edges[1] - edges[0])
+        assert counts / e.size == pytest.approx(expected, abs=0.003)
+    with pytest.raises(ValueError):
+        D.noise_logpdf("ar1", cv)
+
+
+def test_oracle_places_as_a_direct_likelihood_search_does():
+    # The oracle's cumulative-sum likelihoods against the likelihood of every place computed directly.
+    from mdperf.regressions.scoring import exact_commit_ceiling, oracle_exact_rate
+
+    for kind in D.NOISE_KINDS:
+        rng = np.random.default_rng(21)
+        direct = 0
+        for _ in range(60):
+            h = D.random_step_history(150, 0.01, kind, 0.03, rng)
+            y, d = np.log(h.values / 10.0), np.log1p(0.03)
+            ll = []
+            for k in range(1, 150):
+                r = y - d * (np.arange(150) >= k)
+                if kind == "ar1":
+                    phi = D.AR1_PHI
+                    ll.append(-np.sum((r[1:] - phi * r[:-1]) ** 2) - (1 - phi**2) * r[0] ** 2)
+                else:
+                    ll.append(float(np.sum(D.noise_logpdf(kind, 0.01)(r))))
+            direct += int(np.argmax(ll) + 1 == h.steps[0][0])
+        assert oracle_exact_rate(kind, 0.01, 0.03, histories=60, seed=21) == (direct, 60)
+    # Outliers only add noise to Gaussian noise, so they cannot lift the ceiling above Gaussian noise's.
+    exact, n = oracle_exact_rate("gaussian-outliers", 0.01, 0.03, histories=600, seed=1)
+    assert 0.75 < exact / n < exact_commit_ceiling(3.0) + 0.02
+
+
 # --- history and report over asv result files -------------------------------------------------------------
 
 def make_repo(tmp_path, n):

@@ -135,3 +135,37 @@ def exact_commit_ceiling(step_sigmas: float) -> float:
     k = np.arange(1, 20001, dtype=float)
     one_side = np.exp(-np.sum(stats.norm.sf(0.5 * d * np.sqrt(k)) / k))
     return float(one_side**2)
+
+
+def oracle_exact_rate(kind: str, cv: float, rel: float, *, histories: int = 2000, n: int = 150,
+                      seed: int = 0) -> tuple[int, int]:
+    """How often the best possible placing names the exact commit of a ``rel`` step in ``kind`` noise of
+    coefficient of variation ``cv``, on histories drawn as :func:`datasets.random_step_history` draws them:
+    the most likely place given everything a detector must estimate (the noise's own density or, for AR(1),
+    its whitened likelihood; both levels).  The step's commit is uniform, so no method names it more often:
+    this is the exact-commit ceiling of a noise kind, where :func:`exact_commit_ceiling` is that of Gaussian
+    noise.  Returns (exact, histories), for an interval."""
+    from . import datasets as D
+
+    rng = np.random.default_rng(seed)
+    d = float(np.log1p(rel))
+    logpdf = None if kind == "ar1" else D.noise_logpdf(kind, cv)
+    exact = 0
+    for _ in range(histories):
+        h = D.random_step_history(n, cv, kind, rel, rng)
+        at = h.steps[0][0]
+        y = np.log(h.values / 10.0)  # the level before the step: with_steps' base
+        ks = np.arange(1, n)  # the first commit at the new level
+        if logpdf is not None:
+            before, after = np.cumsum(logpdf(y)), np.cumsum(logpdf(y - d)[::-1])[::-1]
+            ll = before[ks - 1] + after[ks]
+        else:
+            # Whitened AR(1): u[t] = y[t] - phi y[t-1] sees the step as d at its commit and d (1 - phi) after,
+            # so the log-likelihood of each place is linear in cumulative sums of u.
+            phi = D.AR1_PHI
+            u = y[1:] - phi * y[:-1]  # u[t-1] belongs to commit t
+            tail = np.concatenate([np.cumsum(u[::-1])[::-1], [0.0]])  # tail[j] = sum of u[j:]
+            cross = u[ks - 1] + (1 - phi) * tail[ks]
+            ll = d * cross - 0.5 * d**2 * (1 + (1 - phi) ** 2 * (n - 1 - ks))
+        exact += int(ks[int(np.argmax(ll))] == at)
+    return exact, histories
