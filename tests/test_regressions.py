@@ -227,6 +227,39 @@ def test_under_ar1_noise_a_change_is_moved_to_its_strongest_jump():
     assert exact[4] >= exact[0] + 6
 
 
+def two_clock_series(seed):
+    # Two clock states 4 % apart, each 0.25 % wide; a 2 % step at commit 60.  Of the ten runs either side of
+    # it only the one just before it is slow.
+    rng = np.random.default_rng(seed)
+    slow = rng.random(120) < 0.3
+    slow[50:70] = False
+    slow[59] = True
+    e = rng.normal(0, 0.0025, 120) + slow * 0.04
+    e[60:] += 0.02
+    return e
+
+
+def test_in_independent_noise_a_change_is_moved_to_its_likeliest_place():
+    from mdperf.regressions.detector import likeliest_place
+
+    for seed in range(8):
+        y = two_clock_series(seed)
+        # Least squares, over the same commits, reads the slow run before the step as the new level...
+        sse = {k: np.var(y[10:k]) * (k - 10) + np.var(y[k:110]) * (110 - k) for k in range(56, 65)}
+        l2 = min(sse, key=sse.get)
+        assert l2 == 59
+        # ... the noise's own density, read from the series, as the slow clock.
+        assert likeliest_place(y, [0, l2, 120], l2, 4, 50) == 60
+        assert likeliest_place(y, [0, 60, 120], 60, 4, 50) == 60
+        assert likeliest_place(y, [0, l2, 120], l2, 0, 50) == l2
+    # In the detector (where it reads the noise as independent): off (refine=0) the change stays where PELT
+    # put it.
+    for seed in (5, 13, 16):
+        v = np.exp(two_clock_series(seed))
+        assert [c.index for c in detect(v, config=DetectorConfig(refine=0))] == [59]
+        assert [c.index for c in detect(v)] == [60]
+
+
 def test_trimmed_noise_rarely_reads_short_series_too_quiet():
     # A sigma read too low inflates every z-score of the series; the MAD does so on one 40-commit series in 14,
     # the trimmed sd on one in 37.
