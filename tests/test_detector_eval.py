@@ -12,17 +12,23 @@ SCRIPT = Path(__file__).parents[1] / "benchmarks" / "scripts" / "detector_eval.p
 def test_evaluation_writes_its_tables_with_intervals(tmp_path):
     out = tmp_path / "eval.md"
     p = subprocess.run([sys.executable, str(SCRIPT), "--histories", "1", "--online-histories", "1",
-                        "--headline-histories", "2", "--out", str(out)], capture_output=True, text=True)
+                        "--headline-histories", "2", "--oracle-histories", "40", "--out", str(out)],
+                       capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     text = out.read_text()
-    headline = text.split("## Headline")[1].split("## Overall")[0]
+    headline, ceiling = text.split("## Headline")[1].split("## Overall")[0].split("### Exact commit against")
     rows = [r for r in headline.splitlines() if r.startswith("| ") and "%" in r and "---" not in r]
     assert len(rows) == 9  # three noise kinds x three methods
     # Each proportion carries its 95 % interval; each false-alarm rate, its Poisson interval.
     assert all(re.search(r"\d+\.\d % \(\d+\.\d-\d+\.\d\)", r) for r in rows)
+    # Exact commit at the headline beside the best possible placing of each noise kind, and of all three.
+    ceiling_rows = [r for r in ceiling.splitlines() if r.startswith("| ")][2:]  # past the header
+    assert [r.split(" | ")[0] for r in ceiling_rows] == ["| gaussian-outliers", "| bimodal", "| ar1", "| all three"]
+    assert all(re.search(r"\| \d+\.\d % \(\d+\.\d-\d+\.\d\) \|$", r) for r in ceiling_rows)
     assert re.search(r"\| mdperf \| .* \| \d+\.\d\d \(\d+\.\d\d-\d+\.\d\d\) \| \d+\.\d\d \(\d+\.\d\d-\d+\.\d\d\) \|", text)
     # Exact commit regrouped by step size in noise sigmas, beside the Gaussian ceiling.
     exact = text.split("## Exact commit by step size")[1].split("## Detection delay")[0]
     assert re.search(r"\| 3 \| .* \| 86 % \|", exact)
     data = json.loads(out.with_suffix(".json").read_text())
+    assert data["oracle_exact"]["bimodal"]["histories"] == 40
     assert data["headline_histories"] == 2 and data["headline"]["ar1"]["mdperf"]["true_steps"] == 2
