@@ -258,6 +258,12 @@ def test_in_independent_noise_a_change_is_moved_to_its_likeliest_place():
         v = np.exp(two_clock_series(seed))
         assert [c.index for c in detect(v, config=DetectorConfig(refine=0))] == [59]
         assert [c.index for c in detect(v)] == [60]
+    # It decides where a change is, not whether: moved to its likeliest place, the edge of a burst of slow runs
+    # (commits 76-78 here, 93-95) reads sharper and passed the tests it had failed where PELT put it.
+    for seed in (3, 6):
+        v = np.exp(two_clock_series(seed))
+        assert [c.index for c in detect(v, config=DetectorConfig(refine=0))] == [59]
+        assert [c.index for c in detect(v)] == [60]
 
 
 def test_trimmed_noise_rarely_reads_short_series_too_quiet():

@@ -283,6 +283,12 @@ def _detect_once(x: np.ndarray, higher_is_better: bool, config: DetectorConfig) 
 
     changes: list[Change] = []
     edges = [0, *bkps, n]
+
+    def change_at(b: int, i: int) -> Change | None:
+        lo, hi = max(edges[i], b - config.window), min(edges[i + 2], b + config.window)
+        return _make_change(b, y[lo:b], y[b:hi], clean[lo:b], clean[b:hi], sigma, zf, scale, higher_is_better,
+                            config, n, slope * b)
+
     for i, b in enumerate(bkps):
         if config.refine and phi > 0:
             # PELT's L2 cost places a step well in independent noise; under AR(1) noise the GLS jump places it
@@ -291,14 +297,16 @@ def _detect_once(x: np.ndarray, higher_is_better: bool, config: DetectorConfig) 
             cands = range(max(lo + 2, b - config.refine), min(hi - 1, b + config.refine + 1))
             if len(cands):
                 b = max(cands, key=lambda k: abs(step_z(clean[lo:k], clean[k:hi], sigma, phi)))
-        elif config.refine:
-            # Independent noise: the most likely place under the noise's own density, read from the series
-            # (bimodal clock states and outliers are not Gaussian; L2 misplaces a slow run next to the step).
-            b = likeliest_place(y, edges[i:i + 3], b, config.refine, config.window)
-        lo = max(edges[i], b - config.window)
-        hi = min(edges[i + 2], b + config.window)
-        c = _make_change(b, y[lo:b], y[b:hi], clean[lo:b], clean[b:hi], sigma, zf, scale, higher_is_better,
-                         config, n, slope * b)
+            c = change_at(b, i)
+        else:
+            c = change_at(b, i)
+            if c is not None and config.refine:
+                # Independent noise: the most likely place under the noise's own density, read from the series
+                # (clock states and outliers are not Gaussian; L2 misplaces a slow run next to the step).  It
+                # decides where, not whether: the edge of a burst of slow runs, moved, reads sharper.
+                moved = likeliest_place(y, edges[i:i + 3], b, config.refine, config.window)
+                if moved != b:
+                    c = change_at(moved, i) or c
         if c is not None:
             changes.append(c)
     # Recent changes: PELT's penalty is set for the whole series and is slow to split off a short last
