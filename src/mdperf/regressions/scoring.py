@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy import stats
 
+from . import datasets as D
 from .datasets import History
 
 # A detector: values -> indices of reported changes (first commit at the new level).
@@ -145,8 +146,6 @@ def oracle_exact_rate(kind: str, cv: float, rel: float, *, histories: int = 2000
     its whitened likelihood; both levels).  The step's commit is uniform, so no method names it more often:
     this is the exact-commit ceiling of a noise kind, where :func:`exact_commit_ceiling` is that of Gaussian
     noise.  Returns (exact, histories), for an interval."""
-    from . import datasets as D
-
     rng = np.random.default_rng(seed)
     d = float(np.log1p(rel))
     logpdf = None if kind == "ar1" else D.noise_logpdf(kind, cv)
