@@ -387,6 +387,30 @@ def test_oracle_places_as_a_direct_likelihood_search_does():
     assert 0.75 < exact / n < exact_commit_ceiling(3.0) + 0.02
 
 
+def test_oracle_places_each_of_close_steps_and_scores_the_steps_found():
+    from mdperf.regressions.scoring import oracle_places, score
+
+    # Two steps three commits apart, each placed with the other's place and every level known; on an AR(1)
+    # history too, whose likelihood is the whitened one.
+    for kind in D.NOISE_KINDS:
+        h = D.with_steps(150, 0.005, kind, [(70, 0.1), (73, 0.1)], np.random.default_rng(4))
+        assert oracle_places(h) == [70, 73]
+    # The base level counts: the same values read against another base would put the step elsewhere.
+    h = D.with_steps(150, 0.01, "bimodal", [(60, 0.03)], np.random.default_rng(2), base=3.0)
+    assert oracle_places(h) == [60]
+    h.base = 3.0 * 1.03
+    assert oracle_places(h) != [60]
+    # A 3-sigma step: wherever the best possible placing is exact, a method's found step is scored against it.
+    rng = np.random.default_rng(5)
+    hs = [D.random_step_history(150, 0.01, "gaussian-outliers", 0.03, rng) for _ in range(40)]
+    best = [oracle_places(h) for h in hs]
+    truth = [score(h, lambda v, at=h.steps[0][0]: [at], online=False, best=b) for h, b in zip(hs, best)]
+    off = [score(h, lambda v, b=b[0]: [b], online=False, best=b) for h, b in zip(hs, best)]
+    assert sum(s.best_exact for s in truth) == sum(b == [h.steps[0][0]] for h, b in zip(hs, best)) < 40
+    assert sum(s.exact for s in off) == sum(s.best_exact for s in off)  # the oracle's own places
+    assert score(hs[0], lambda v: [], online=False, best=best[0]).best_exact == 0
+
+
 # --- history and report over asv result files -------------------------------------------------------------
 
 def make_repo(tmp_path, n):

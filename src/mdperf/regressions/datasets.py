@@ -25,6 +25,7 @@ class History:
     noise: str = ""
     cv: float = 0.0
     negatives: list[tuple[int, str]] = field(default_factory=list)  # (where, "spike"/"ramp")
+    base: float = 10.0  # the level before the first step
 
 
 # The noise models' parameters, stated once: the sampler below and the densities the exact-commit oracle needs.
@@ -89,7 +90,7 @@ def with_steps(n: int, cv: float, kind: str, steps: list[tuple[int, float]], rng
     level = np.full(n, base)
     for at, rel in steps:
         level[at:] *= 1 + rel
-    return History(level * noise(n, cv, kind, rng), sorted(steps), kind, cv)
+    return History(level * noise(n, cv, kind, rng), sorted(steps), kind, cv, base=base)
 
 
 def random_step_history(n: int, cv: float, kind: str, rel: float, rng: np.random.Generator,

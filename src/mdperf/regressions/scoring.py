@@ -3,6 +3,7 @@ and detection delay (running the detector on each prefix, as a nightly tracker s
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -28,10 +29,11 @@ class Score:
     found_within_3: int = 0
     online_false_alarms: int = 0
     online_commits: int = 0
+    best_exact: int = 0  # of the steps found, those the best possible placing names exactly (oracle_places)
 
     def add(self, other: "Score") -> None:
         for k in ("true_steps", "found", "exact", "detections", "false_alarms", "clean_commits", "found_within_3",
-                  "online_false_alarms", "online_commits"):
+                  "online_false_alarms", "online_commits", "best_exact"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
         self.delays.extend(other.delays)
 
@@ -46,6 +48,11 @@ class Score:
     @property
     def exact_rate(self) -> float:
         return self.exact / self.found if self.found else float("nan")
+
+    @property
+    def best_exact_rate(self) -> float:
+        """The exact-commit ceiling on the same steps: what the best possible placing reaches on them."""
+        return self.best_exact / self.found if self.found else float("nan")
 
     @property
     def false_alarms_per_1000(self) -> float:
@@ -66,8 +73,11 @@ class Score:
 
 
 def score(history: History, detector: Detector, *, tolerance: int = 3, max_delay: int = 10,
-          online: bool = True) -> Score:
+          online: bool = True, best: Sequence[int] | None = None) -> Score:
     """Match reported changes to true steps within ``tolerance`` commits; the rest are false alarms.
+
+    ``best``: the best possible place of each true step (:func:`oracle_places`), to count how many of the
+    steps found it names exactly (``best_exact``).
 
     Clean commits are those farther than ``tolerance`` from any true step: false alarms are counted per 1,000
     of them.  With ``online``, the delay of each found step is the number of commits after it that the
@@ -80,13 +90,14 @@ def score(history: History, detector: Detector, *, tolerance: int = 3, max_delay
     s.true_steps = len(truth)
     s.detections = len(reported)
     used: set[int] = set()
-    for at in truth:
+    for j, at in enumerate(truth):
         near = [r for r in reported if abs(r - at) <= tolerance and r not in used]
         if near:
-            best = min(near, key=lambda r: abs(r - at))
-            used.add(best)
+            nearest = min(near, key=lambda r: abs(r - at))
+            used.add(nearest)
             s.found += 1
-            s.exact += best == at
+            s.exact += nearest == at
+            s.best_exact += best is not None and best[j] == at
     s.false_alarms = len([r for r in reported if r not in used])
     near_truth = np.zeros(n, dtype=bool)
     for at in truth:
@@ -138,33 +149,47 @@ def exact_commit_ceiling(step_sigmas: float) -> float:
     return float(one_side**2)
 
 
+@functools.lru_cache(maxsize=32)
+def _noise_logpdf(kind: str, cv: float):
+    return D.noise_logpdf(kind, cv)  # the outliers' density is a convolution: built once per (kind, cv)
+
+
+def oracle_places(history: History) -> list[int]:
+    """The best possible place of each of ``history``'s steps: the most likely commit given everything a
+    detector must estimate (the noise's own density or, for AR(1), its whitened likelihood; every level; the
+    other steps' places), searched between the neighbouring steps.  The step's commit is uniform, so no method
+    names it more often: scoring a method's found steps against these gives its exact-commit ceiling on the
+    very same histories."""
+    y = np.log(history.values)
+    n = y.size
+    ats = [at for at, _ in history.steps]
+    sizes = np.log1p([rel for _, rel in history.steps])
+    t = np.arange(n)
+    places = []
+    for j, d in enumerate(sizes):
+        lo, hi = (ats[j - 1] if j else 0), (ats[j + 1] if j + 1 < len(ats) else n)
+        ks = np.arange(lo + 1, hi)  # the first commit at the new level, one commit at least each side
+        others = np.log(history.base) + sum(sizes[i] * (t >= ats[i]) for i in range(len(ats)) if i != j)
+        r = y - others - d * (t[None, :] >= ks[:, None])  # residuals, one row per candidate place
+        if history.noise == "ar1":
+            phi = D.AR1_PHI
+            u = r[:, 1:] - phi * r[:, :-1]  # whitened: independent, variance (1 - phi^2) cv^2
+            ll = -0.5 * (np.sum(u**2, axis=1) / (1 - phi**2) + r[:, 0] ** 2)
+        else:
+            ll = np.sum(_noise_logpdf(history.noise, history.cv)(r), axis=1)
+        places.append(int(ks[int(np.argmax(ll))]))
+    return places
+
+
 def oracle_exact_rate(kind: str, cv: float, rel: float, *, histories: int = 2000, n: int = 150,
                       seed: int = 0) -> tuple[int, int]:
-    """How often the best possible placing names the exact commit of a ``rel`` step in ``kind`` noise of
-    coefficient of variation ``cv``, on histories drawn as :func:`datasets.random_step_history` draws them:
-    the most likely place given everything a detector must estimate (the noise's own density or, for AR(1),
-    its whitened likelihood; both levels).  The step's commit is uniform, so no method names it more often:
-    this is the exact-commit ceiling of a noise kind, where :func:`exact_commit_ceiling` is that of Gaussian
-    noise.  Returns (exact, histories), for an interval."""
+    """How often the best possible placing (:func:`oracle_places`) names the exact commit of a ``rel`` step in
+    ``kind`` noise of coefficient of variation ``cv``, over every step of histories drawn as
+    :func:`datasets.random_step_history` draws them: the exact-commit ceiling of a noise kind, where
+    :func:`exact_commit_ceiling` is that of Gaussian noise.  Returns (exact, histories), for an interval."""
     rng = np.random.default_rng(seed)
-    d = float(np.log1p(rel))
-    logpdf = None if kind == "ar1" else D.noise_logpdf(kind, cv)
     exact = 0
     for _ in range(histories):
         h = D.random_step_history(n, cv, kind, rel, rng)
-        at = h.steps[0][0]
-        y = np.log(h.values / 10.0)  # the level before the step: with_steps' base
-        ks = np.arange(1, n)  # the first commit at the new level
-        if logpdf is not None:
-            before, after = np.cumsum(logpdf(y)), np.cumsum(logpdf(y - d)[::-1])[::-1]
-            ll = before[ks - 1] + after[ks]
-        else:
-            # Whitened AR(1): u[t] = y[t] - phi y[t-1] sees the step as d at its commit and d (1 - phi) after,
-            # so the log-likelihood of each place is linear in cumulative sums of u.
-            phi = D.AR1_PHI
-            u = y[1:] - phi * y[:-1]  # u[t-1] belongs to commit t
-            tail = np.concatenate([np.cumsum(u[::-1])[::-1], [0.0]])  # tail[j] = sum of u[j:]
-            cross = u[ks - 1] + (1 - phi) * tail[ks]
-            ll = d * cross - 0.5 * d**2 * (1 + (1 - phi) ** 2 * (n - 1 - ks))
-        exact += int(ks[int(np.argmax(ll))] == at)
+        exact += int(oracle_places(h) == [h.steps[0][0]])
     return exact, histories
