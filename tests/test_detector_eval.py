@@ -25,10 +25,13 @@ def test_evaluation_writes_its_tables_with_intervals(tmp_path):
     ceiling_rows = [r for r in ceiling.splitlines() if r.startswith("| ")][2:]  # past the header
     assert [r.split(" | ")[0] for r in ceiling_rows] == ["| gaussian-outliers", "| bimodal", "| ar1", "| all three"]
     assert all(re.search(r"\| \d+\.\d % \(\d+\.\d-\d+\.\d\) \|$", r) for r in ceiling_rows)
+    # ... and, for each method, beside the best possible placing of the very steps it found.
+    assert all(len(re.findall(r"\| (?:\d+ %|—) / (?:\d+ %|—) ", r)) == 3 for r in ceiling_rows)
     assert re.search(r"\| mdperf \| .* \| \d+\.\d\d \(\d+\.\d\d-\d+\.\d\d\) \| \d+\.\d\d \(\d+\.\d\d-\d+\.\d\d\) \|", text)
     # Exact commit regrouped by step size in noise sigmas, beside the Gaussian ceiling.
     exact = text.split("## Exact commit by step size")[1].split("## Detection delay")[0]
     assert re.search(r"\| 3 \| .* \| 86 % \|", exact)
     data = json.loads(out.with_suffix(".json").read_text())
     assert data["oracle_exact"]["bimodal"]["histories"] == 40
-    assert data["headline_histories"] == 2 and data["headline"]["ar1"]["mdperf"]["true_steps"] == 2
+    mdperf = data["headline"]["ar1"]["mdperf"]
+    assert data["headline_histories"] == 2 and mdperf["true_steps"] == 2 and 0 <= mdperf["best_exact"] <= mdperf["found"]
