@@ -17,11 +17,12 @@ The headline cells (3 % step, 1 % noise: the targets') get their own, larger sam
 its 95 % Wilson interval; false-alarm rates carry exact Poisson intervals.
 
 Recall and exact attribution are scored on the whole history (a found step within 3 commits of the truth);
-delay runs each detector on growing prefixes, as a nightly tracker sees the history, and counts the commits
-after the step it needed (capped at 10).  Exact attribution is set beside the best possible placing of the
-same steps (the likeliest commit with the noise's true density and the levels known: ``oracle_places``).  False alarms are reported changes away from every true step, per
-1,000 such commits: on the finished history, and nightly (every prefix, each alarm counted once even if a
-later prefix withdraws it: that alarm already cost a maintainer a morning).
+exact attribution is set beside the best possible placing of the same steps (the likeliest commit, with the
+noise's true density and the levels known: ``oracle_places``).  Delay runs each detector on growing
+prefixes, as a nightly tracker sees the history, and counts the commits after the step it needed (capped at
+10).  False alarms are reported changes away from every true step, per 1,000 such commits: on the finished
+history, and nightly (every prefix, each alarm counted once even if a later prefix withdraws it: that alarm
+already cost a maintainer a morning).
 """
 
 from __future__ import annotations
