@@ -78,7 +78,10 @@ def noise_logpdf(kind: str, cv: float) -> Callable[[np.ndarray], np.ndarray]:
             x = np.asarray(x, dtype=float)
             far = 2 * stats.t.pdf(np.maximum(x, 0) / scale, 2) / scale * (x > 0)
             out = np.where(x <= grid_x[-1], np.interp(x, grid_x, grid, left=0.0), far)
-            return np.log((1 - OUTLIER_RATE) * stats.norm.pdf(x, 0, cv) + OUTLIER_RATE * out)
+            with np.errstate(divide="ignore"):  # 0 below the grid: outliers only slow a run
+                log_out = np.log(out)
+            # In logs, so a run far from any level reads as very unlikely, never as log 0 = -inf.
+            return np.logaddexp(np.log1p(-OUTLIER_RATE) + stats.norm.logpdf(x, 0, cv), np.log(OUTLIER_RATE) + log_out)
         return logpdf
     if kind == "ar1":
         raise ValueError("AR(1) noise has no per-run density; use its whitened likelihood (AR1_PHI)")
