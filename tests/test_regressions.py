@@ -411,6 +411,26 @@ def test_oracle_places_each_of_close_steps_and_scores_the_steps_found():
     assert score(hs[0], lambda v: [], online=False, best=best[0]).best_exact == 0
 
 
+def test_ideal_nightly_detector_keeps_its_false_alarm_rate_and_reports_steps():
+    from mdperf.regressions.scoring import _cusum_alarms, _step_llr, oracle_delay_rate
+
+    d = np.log1p(0.03)
+    for kind in D.NOISE_KINDS:
+        reported, n, threshold = oracle_delay_rate(kind, 0.01, 0.03, histories=1200, seed=3)
+        # The threshold holds on clean histories it was not set on: about 1 alarm per 1,000 nightly commits.
+        rng = np.random.default_rng(99)
+        clean = np.log(np.array([D.with_steps(150, 0.01, kind, [], rng).values for _ in range(2000)]) / 10.0)
+        per_1000 = 1000 * _cusum_alarms(_step_llr(kind, 0.01, d, clean), threshold, 20).sum() / (2000 * 130)
+        assert 0.7 < per_1000 < 1.3, (kind, per_1000)
+        # Most 3 % steps at 1 % noise are reported by the 3rd commit after; AR(1) wander hides some.
+        assert n == 300 and (0.8 if kind == "ar1" else 0.93) < reported / n <= (0.95 if kind == "ar1" else 1.0)
+    # A 20 % step is reported at once; a looser false-alarm budget reports at least as many steps.
+    assert oracle_delay_rate("bimodal", 0.01, 0.2, histories=400, within=0)[0] == 100
+    strict = oracle_delay_rate("gaussian-outliers", 0.02, 0.03, histories=800, false_alarms_per_1000=0.2)
+    loose = oracle_delay_rate("gaussian-outliers", 0.02, 0.03, histories=800, false_alarms_per_1000=5)
+    assert loose[2] < strict[2] and loose[0] > strict[0]
+
+
 # --- history and report over asv result files -------------------------------------------------------------
 
 def make_repo(tmp_path, n):

@@ -193,3 +193,57 @@ def oracle_exact_rate(kind: str, cv: float, rel: float, *, histories: int = 2000
         h = D.random_step_history(n, cv, kind, rel, rng)
         exact += int(oracle_places(h) == [h.steps[0][0]])
     return exact, histories
+
+
+def _step_llr(kind: str, cv: float, d: float, y: np.ndarray) -> np.ndarray:
+    """Per-commit log-likelihood ratio, stepped by ``d`` against not, of log values ``y`` (rows: histories)
+    around level 0: the noise's own density, or for AR(1) the whitened values against their settled shift."""
+    if kind == "ar1":
+        phi = D.AR1_PHI
+        u = np.concatenate([y[:, :1] * np.sqrt(1 - phi**2), y[:, 1:] - phi * y[:, :-1]], axis=1)
+        m = d * (1 - phi)
+        return (m * u - 0.5 * m * m) / (cv**2 * (1 - phi**2))
+    logpdf = _noise_logpdf(kind, cv)
+    return logpdf(y - d) - logpdf(y)
+
+
+def _cusum_alarms(llr: np.ndarray, threshold: float, start: int) -> np.ndarray:
+    """Page's CUSUM over each row from commit ``start`` on, reset after each alarm: alarm flags per commit."""
+    s = np.zeros(llr.shape[0])
+    alarms = np.zeros(llr.shape, dtype=bool)
+    for t in range(start, llr.shape[1]):
+        s = np.maximum(0.0, s + llr[:, t])
+        alarms[:, t] = s > threshold
+        s[alarms[:, t]] = 0.0
+    return alarms
+
+
+def oracle_delay_rate(kind: str, cv: float, rel: float, *, false_alarms_per_1000: float = 1.0, within: int = 3,
+                      histories: int = 2000, n: int = 150, start: int = 20, seed: int = 0) -> tuple[int, int, float]:
+    """How often an ideal nightly detector raising ``false_alarms_per_1000`` per 1,000 clean commits reports a
+    ``rel`` step in ``kind`` noise by the ``within``-th commit after it: Page's CUSUM knowing the noise's density
+    (AR(1): its whitened likelihood), both levels and the step's size.  For a known shift it has the least
+    worst-case delay at a given false-alarm rate (Lorden; Moustakides): a reference for detectors that must
+    estimate all that, not a strict bound on this share.  Its threshold is set on ``histories`` clean
+    histories, run night by night from commit ``start`` on (as :func:`online_false_alarms` counts); the rate
+    is over ``histories // 4`` histories drawn as :func:`datasets.random_step_history` draws them.  Returns
+    (reported, step histories, threshold)."""
+    rng = np.random.default_rng(seed)
+    d = float(np.log1p(rel))
+
+    def llr(hs: list[History]) -> np.ndarray:
+        return _step_llr(kind, cv, d, np.log(np.array([h.values for h in hs]) / 10.0))  # with_steps' base
+
+    clean = llr([D.with_steps(n, cv, kind, [], rng) for _ in range(histories)])
+    commits = histories * (n - start)
+    lo, hi = 0.0, 50.0  # the false-alarm rate falls as the threshold rises: bisect for the lowest that meets it
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        if 1000 * _cusum_alarms(clean, mid, start).sum() / commits <= false_alarms_per_1000:
+            hi = mid
+        else:
+            lo = mid
+    steps = [D.random_step_history(n, cv, kind, rel, rng) for _ in range(histories // 4)]
+    alarms = _cusum_alarms(llr(steps), hi, start)
+    reported = sum(bool(alarms[i, h.steps[0][0]: h.steps[0][0] + within + 1].any()) for i, h in enumerate(steps))
+    return reported, len(steps), hi
