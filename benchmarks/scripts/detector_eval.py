@@ -22,9 +22,9 @@ exact attribution is set beside the best possible placing of the same steps (the
 noise's true density and the levels known: ``oracle_places``).  Delay runs each detector on growing
 prefixes, as a nightly tracker sees the history, and counts the commits after the step it needed (capped at
 10); at the headline it is set beside an ideal nightly detector (CUSUM knowing the noise, the levels and the
-step: ``oracle_delay_rate``).  False alarms are reported changes away from every true step, per 1,000 such commits: on the finished
-history, and nightly (every prefix, each alarm counted once even if a later prefix withdraws it: that alarm
-already cost a maintainer a morning).
+step: ``oracle_delay_rate``).  False alarms are reported changes away from every true step, per 1,000 such
+commits: on the finished history, and nightly (every prefix, each alarm counted once even if a later prefix
+withdraws it: that alarm already cost a maintainer a morning).
 """
 
 from __future__ import annotations
@@ -237,7 +237,7 @@ def main() -> None:
               "Each method's cell: *exact commit* of the steps it found / *best possible* on those same steps, the "
               "share of them that the most likely place names exactly, with the noise's true density (for AR(1), "
               "its whitened likelihood) and the levels known (`mdperf.regressions.scoring.oracle_places`). The "
-              "step's commit is uniform, so no method names it more often. *Ceiling, every step*: the same "
+              "step's commit is uniform, so over every step no method names it more often. *Ceiling, every step*: the same "
               f"placing over every step of {oracle[D.NOISE_KINDS[0]][1]} further simulated histories per kind "
               "(95 % Wilson interval; `oracle_exact_rate`).", "",
               "| noise | " + " | ".join(f"{m}: exact / best possible" for m in METHODS) + " | ceiling, every step |",
@@ -253,8 +253,7 @@ def main() -> None:
     lines.append("| all three | " + " | ".join(f"{fmt(pooled[m].exact_rate)} / {fmt(pooled[m].best_exact_rate)}"
                                               for m in METHODS) + " | "
                  + rate_ci(sum(o[0] for o in oracle.values()), sum(o[1] for o in oracle.values())) + " |")
-    # "Within 3 commits" read as delay: against the most a nightly detector can report by then at the target's
-    # false-alarm rate.
+    # "Within 3 commits" read as delay: against an ideal nightly detector at the target's false-alarm rate.
     lines += ["", "### Reported by the 3rd commit after, against an ideal nightly detector", "",
               "*Ideal*: Page's CUSUM knowing the noise's density (for AR(1), its whitened likelihood), both "
               "levels and the step's size, its threshold set for 1 false alarm per 1,000 commits on "

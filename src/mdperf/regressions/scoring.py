@@ -51,7 +51,7 @@ class Score:
 
     @property
     def best_exact_rate(self) -> float:
-        """The exact-commit ceiling on the same steps: what the best possible placing reaches on them."""
+        """What the best possible placing (:func:`oracle_places`) reaches on the same found steps."""
         return self.best_exact / self.found if self.found else float("nan")
 
     @property
@@ -157,9 +157,9 @@ def _noise_logpdf(kind: str, cv: float):
 def oracle_places(history: History) -> list[int]:
     """The best possible place of each of ``history``'s steps: the most likely commit given everything a
     detector must estimate (the noise's own density or, for AR(1), its whitened likelihood; every level; the
-    other steps' places), searched between the neighbouring steps.  The step's commit is uniform, so no method
-    names it more often: scoring a method's found steps against these gives its exact-commit ceiling on the
-    very same histories."""
+    other steps' places), searched between the neighbouring steps.  The step's commit is uniform, so over every
+    step no method names it more often; on the steps a method found it is the reference that method's placing
+    is scored against (``best`` of :func:`score`)."""
     y = np.log(history.values)
     n = y.size
     ats = [at for at, _ in history.steps]
