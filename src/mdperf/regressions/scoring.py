@@ -154,6 +154,13 @@ def _noise_logpdf(kind: str, cv: float):
     return D.noise_logpdf(kind, cv)  # the outliers' density is a convolution: built once per (kind, cv)
 
 
+def _ar1_innovations(r: np.ndarray) -> np.ndarray:
+    """AR(1) residuals (last axis: commits) whitened into independent values of the marginal variance: the
+    first as it is, each later one less phi times its predecessor, over sqrt(1 - phi^2)."""
+    phi = D.AR1_PHI
+    return np.concatenate([r[..., :1], (r[..., 1:] - phi * r[..., :-1]) / np.sqrt(1 - phi**2)], axis=-1)
+
+
 def oracle_places(history: History) -> list[int]:
     """The best possible place of each of ``history``'s steps: the most likely commit given everything a
     detector must estimate (the noise's own density or, for AR(1), its whitened likelihood; every level; the
@@ -172,9 +179,7 @@ def oracle_places(history: History) -> list[int]:
         others = np.log(history.base) + sum(sizes[i] * (t >= ats[i]) for i in range(len(ats)) if i != j)
         r = y - others - d * (t[None, :] >= ks[:, None])  # residuals, one row per candidate place
         if history.noise == "ar1":
-            phi = D.AR1_PHI
-            u = r[:, 1:] - phi * r[:, :-1]  # whitened: independent, variance (1 - phi^2) cv^2
-            ll = -0.5 * (np.sum(u**2, axis=1) / (1 - phi**2) + r[:, 0] ** 2)
+            ll = -0.5 * np.sum(_ar1_innovations(r) ** 2, axis=1)  # over cv^2, which every place shares
         else:
             ll = np.sum(_noise_logpdf(history.noise, history.cv)(r), axis=1)
         places.append(int(ks[int(np.argmax(ll))]))
@@ -200,9 +205,8 @@ def _step_llr(kind: str, cv: float, d: float, y: np.ndarray) -> np.ndarray:
     around level 0: the noise's own density, or for AR(1) the whitened values against their settled shift."""
     if kind == "ar1":
         phi = D.AR1_PHI
-        u = np.concatenate([y[:, :1] * np.sqrt(1 - phi**2), y[:, 1:] - phi * y[:, :-1]], axis=1)
-        m = d * (1 - phi)
-        return (m * u - 0.5 * m * m) / (cv**2 * (1 - phi**2))
+        m = d * np.sqrt((1 - phi) / (1 + phi))  # a settled step d, whitened: d (1 - phi) / sqrt(1 - phi^2)
+        return (m * _ar1_innovations(y) - 0.5 * m * m) / cv**2
     logpdf = _noise_logpdf(kind, cv)
     return logpdf(y - d) - logpdf(y)
 
