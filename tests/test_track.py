@@ -160,7 +160,10 @@ def test_default_measures_only_new_commits_and_resumes_after_interrupt(history):
     new = commit_all(repo, "docs")
     ledger_path = repo / ".asv" / "mdperf" / f"track-{machine}.json"
     cmd = [sys.executable, "-m", "mdperf.cli", "track", "--profile", "quick", "--machine", machine]
-    proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # A shell's background job inherits SIGINT ignored, and Python then never raises KeyboardInterrupt: the
+    # child gets the default back, so the test holds however the suite was launched.
+    proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline:
         entries = json.loads(ledger_path.read_text())["commits"]
