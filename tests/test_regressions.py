@@ -421,7 +421,8 @@ def test_ideal_nightly_detector_keeps_its_false_alarm_rate_and_reports_steps():
         reported, n, threshold = oracle_delay_rate(kind, 0.01, 0.03, histories=1200, seed=3)
         # The threshold holds on clean histories it was not set on: about 1 alarm per 1,000 nightly commits.
         rng = np.random.default_rng(99)
-        clean = np.log(np.array([D.with_steps(150, 0.01, kind, [], rng).values for _ in range(2000)]) / 10.0)
+        hs = [D.with_steps(150, 0.01, kind, [], rng) for _ in range(2000)]
+        clean = np.log(np.array([h.values / h.base for h in hs]))
         per_1000 = 1000 * _cusum_alarms(_step_llr(kind, 0.01, d, clean), threshold, 20).sum() / (2000 * 130)
         assert 0.7 < per_1000 < 1.3, (kind, per_1000)
         # Most 3 % steps at 1 % noise are reported by the 3rd commit after; AR(1) wander hides some.

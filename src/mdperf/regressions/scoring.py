@@ -236,7 +236,7 @@ def oracle_delay_rate(kind: str, cv: float, rel: float, *, false_alarms_per_1000
     d = float(np.log1p(rel))
 
     def llr(hs: list[History]) -> np.ndarray:
-        return _step_llr(kind, cv, d, np.log(np.array([h.values for h in hs]) / 10.0))  # with_steps' base
+        return _step_llr(kind, cv, d, np.log(np.array([h.values / h.base for h in hs])))
 
     clean = llr([D.with_steps(n, cv, kind, [], rng) for _ in range(histories)])
     commits = histories * (n - start)
