@@ -6,7 +6,8 @@ sets it.  Parameter names are the same in every profile, so series line up.
 * ``Step.time_md_step`` — asv times one MD step (with device synchronisation on CUDA).
 * ``Step.peakmem_md_run`` — asv's peak RSS of a process that runs the case.
 * ``Latency``, ``Memory``, ``GpuMemory``, ``Energy`` — ``track_`` values from ONE mdperf measurement per case
-  per commit, shared through the module-level ``setup_cache`` (asv runs it once for all four classes).
+  per commit, each case in its own process, shared through the module-level ``setup_cache`` (asv runs it once
+  for all four classes).
 
 A case that cannot run here (no CUDA, package missing, mdperf at this commit too old) raises
 NotImplementedError in ``setup``, which asv shows as n/a (skipped).
@@ -67,14 +68,58 @@ def _case(calculator, atoms, device):
         raise NotImplementedError(str(exc))
 
 
+# Run in a fresh Python process per case (``python -c``): the argument is the case as JSON, the answer is
+# written as JSON to the file named second.  Kept to the mdperf API every suite-era commit has.
+_CHILD = """
+import json, sys
+from mdperf import measure
+a = json.loads(sys.argv[1])
+r = measure(a["calculator"], a["system"], a["atoms"], a["steps"], device=a["device"], warmup=a["warmup"])
+out = {"status": r.status, "reason": r.reason, "atoms": r.case.get("atoms"),
+       "metrics": {k: m.value if m.status == "ok" else None for k, m in r.metrics.items()},
+       "metric_reasons": {k: m.reason for k, m in r.metrics.items() if m.status != "ok"}}
+with open(sys.argv[2], "w") as f:
+    json.dump(out, f)
+"""
+
+
+def measure_case(calculator, atoms, device, steps=None, warmup=None):
+    """One mdperf measurement in its own process.
+
+    Process-wide state would otherwise leak from one case into the next: the GPU allocator's cache and
+    library workspaces (counted in the next case's allocated, reserved and NVML figures), the CUDA context and
+    lazy initialisation (in the first case's cold start only).  A later case's figures would then move when an
+    earlier case changes, and be flagged as its regression.  A case that crashes its process (a segfault, the
+    OOM killer) becomes an error result instead of ending the others.
+    """
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    args = {"calculator": calculator, "system": PROFILE["system"], "atoms": atoms,
+            "steps": steps or PROFILE["steps"], "device": device,
+            "warmup": PROFILE["warmup"] if warmup is None else warmup}
+    with tempfile.TemporaryDirectory(prefix="mdperf-case-") as tmp:
+        out = os.path.join(tmp, "result.json")
+        proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(args), out], capture_output=True,
+                              text=True)
+        if proc.returncode == 0 and os.path.exists(out):
+            with open(out) as f:
+                return json.load(f)
+    last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return {"status": "error", "reason": f"measurement process exited with code {proc.returncode}: {last}"}
+
+
 def measure_all(*_):
-    """One mdperf measurement per case of the profile: the only place the suite measures.
+    """One mdperf measurement per case of the profile, each in its own process: the only place the suite
+    measures.
 
     Module level and shared by every track_ class, so asv runs it once per commit (its cache key is this
     function's module and line); asv calls it as a method, hence the ignored arguments.
     """
     try:
-        from mdperf import measure
+        import mdperf  # noqa: F401
     except ImportError as exc:
         return {"error": f"mdperf at this commit cannot be measured: {exc}"}
     results = {}
@@ -90,11 +135,7 @@ def measure_all(*_):
                     if not cuda_available():
                         results[key] = {"status": "skipped", "reason": "needs CUDA, which is not available"}
                         continue
-                r = measure(calculator, PROFILE["system"], atoms, PROFILE["steps"], device=device,
-                            warmup=PROFILE["warmup"])
-                results[key] = {"status": r.status, "reason": r.reason,
-                                "metrics": {k: m.value if m.status == "ok" else None for k, m in r.metrics.items()},
-                                "metric_reasons": {k: m.reason for k, m in r.metrics.items() if m.status != "ok"}}
+                results[key] = measure_case(calculator, atoms, device)
     return results
 
 

@@ -47,3 +47,23 @@ def cpu_lj():
 
 def not_a_calculator():
     return object()
+
+
+_HELD = []
+
+
+def memory_hog():
+    """LennardJones that first takes 1 GiB of host memory and keeps it for the life of the process."""
+    block = np.ones(2**27)  # 2**27 float64 = 1 GiB, written so that it is resident
+    _HELD.append(block)
+    return cpu_lj()
+
+
+def crash_process():
+    """Ends its whole process at creation, as a segfault or the OOM killer would; in the process named by
+    MDPERF_TEST_NO_CRASH_PID (the test runner itself) it raises instead, so a test fails rather than dies."""
+    import os
+
+    if os.environ.get("MDPERF_TEST_NO_CRASH_PID") == str(os.getpid()):
+        raise RuntimeError("would have ended the test runner's own process")
+    os._exit(3)

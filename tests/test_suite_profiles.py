@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,3 +60,19 @@ def test_profile_cases_bad_input_is_one_line_exit_2():
     for args in (["--profile", "nope"], ["--device", "tpu"]):
         p = subprocess.run([sys.executable, str(PROFILE_CASES), *args], capture_output=True, text=True, timeout=120)
         assert p.returncode == 2 and p.stderr.count("\n") == 1 and "profile_cases:" in p.stderr, p.stderr
+
+
+def test_measure_all_gives_each_case_its_own_process(monkeypatch):
+    # The first case holds 1 GiB for the rest of its process and the second ends its process. In one shared
+    # process the third case's peak RSS would include the 1 GiB, and the second would end the whole run.
+    suite = load_suite(monkeypatch, "quick")
+    monkeypatch.setenv("MDPERF_TEST_NO_CRASH_PID", str(os.getpid()))
+    monkeypatch.setattr(suite, "PARAMS", [["calcs_for_tests:memory_hog", "calcs_for_tests:crash_process", "ase-lj"],
+                                          [108], ["cpu"]])
+    monkeypatch.setattr(suite, "PROFILE", dict(suite.PROFILE, steps=20, warmup=2))
+    cache = suite.measure_all()
+    hog, crash, lj = (cache[f"{c}|108|cpu"] for c in suite.PARAMS[0])
+    assert hog["status"] == lj["status"] == "ok", (hog, lj)
+    assert hog["metrics"]["host_peak_rss_mib"] > 1024
+    assert lj["metrics"]["host_peak_rss_mib"] < hog["metrics"]["host_peak_rss_mib"] - 700
+    assert crash == {"status": "error", "reason": "measurement process exited with code 3: no output"}

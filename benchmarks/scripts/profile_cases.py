@@ -3,8 +3,9 @@
     python benchmarks/scripts/profile_cases.py --profile full --device cuda [--calc NAME ...] [--steps N]
         [--warmup N] [--case-budget-s S] [--json FILE]
 
-Each case is one ``mdperf.measure`` call, the same one the suite's ``measure_all`` makes; the table gives its
-step latency, GPU memory and the wall time the case took (model load and warm-up included). ``--steps`` below
+Each case is measured by the suite's own ``measure_case`` (one ``mdperf.measure`` in a fresh process, as
+``measure_all`` does it); the table gives its step latency, GPU memory and the wall time the case took (process
+start, model load and warm-up included). ``--steps`` below
 the profile's own shortens the run; the wall time a commit would take at the profile's step count is then
 extrapolated from the measured mean step and stated as such. Sizes run smallest first; once a case takes more
 than ``--case-budget-s``, the calculator's larger sizes are not run (listed with the reason).
@@ -38,7 +39,6 @@ def main() -> None:
 
     os.environ["MDPERF_PROFILE"] = args.profile  # the suite reads it at import
     sys.path.insert(0, str(ROOT))
-    from mdperf import measure
     from mdperf.errors import UserError
     from mdperf.measurement import validate_case
     from mdperf.result import atomic_write_text
@@ -65,11 +65,11 @@ def main() -> None:
                 rows.append(row | {"status": "not run", "reason": reason})
                 continue
             t0 = time.perf_counter()
-            r = measure(calc, prof["system"], atoms, steps, device=args.device, warmup=warmup)
+            r = suite.measure_case(calc, atoms, args.device, steps=steps, warmup=warmup)
             wall_s = time.perf_counter() - t0
-            row |= {"atoms": r.case.get("atoms"), "status": r.status, "reason": r.reason, "wall_s": wall_s}
-            if r.status == "ok":
-                values = {k: (m.value if m.status == "ok" else None) for k, m in r.metrics.items()}
+            row |= {"atoms": r.get("atoms"), "status": r["status"], "reason": r["reason"], "wall_s": wall_s}
+            if r["status"] == "ok":
+                values = r["metrics"]
                 row |= {k: values.get(k) for k in ("latency_median_ms", "latency_p99_ms", "latency_mean_ms",
                                                    "cold_start_ms", "gpu_peak_allocated_mib",
                                                    "gpu_nvml_used_mib", "drift_mev_per_atom_ps")}
