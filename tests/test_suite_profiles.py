@@ -76,3 +76,14 @@ def test_measure_all_gives_each_case_its_own_process(monkeypatch):
     assert hog["metrics"]["host_peak_rss_mib"] > 1024
     assert lj["metrics"]["host_peak_rss_mib"] < hog["metrics"]["host_peak_rss_mib"] - 700
     assert crash == {"status": "error", "reason": "measurement process exited with code 3: no output"}
+
+
+def test_an_mdperf_without_measure_is_not_applicable_not_failed(monkeypatch):
+    import types
+
+    suite = load_suite(monkeypatch, "quick")
+    monkeypatch.setitem(sys.modules, "mdperf", types.ModuleType("mdperf"))  # an mdperf that predates measure()
+    cache = suite.measure_all()
+    assert cache["error"].startswith("mdperf at this commit cannot be measured")
+    with pytest.raises(NotImplementedError, match="cannot be measured"):
+        suite.Latency().setup(cache, "torch-lj", 108, "cpu")
