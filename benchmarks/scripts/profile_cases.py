@@ -5,9 +5,9 @@
 
 Each case is measured by the suite's own ``measure_case`` (one ``mdperf.measure`` in a fresh process, as
 ``measure_all`` does it); the table gives its step latency, GPU memory and the wall time the case took (process
-start, model load and warm-up included). ``--steps`` below
-the profile's own shortens the run; the wall time a commit would take at the profile's step count is then
-extrapolated from the measured mean step and stated as such. Sizes run smallest first; once a case takes more
+start, model load and warm-up included). ``--steps`` below the profile's own shortens the run; the wall time a
+commit would take at the profile's step count is then extrapolated from the measured mean step and stated as
+such. Sizes run smallest first; once a case takes more
 than ``--case-budget-s``, the calculator's larger sizes are not run (listed with the reason).
 """
 
@@ -46,14 +46,18 @@ def main() -> None:
     try:
         from benchmarks import md as suite
 
-        validate_case(args.device, args.steps or 1, args.warmup or 0, "nve", 10)
-    except (UserError, ValueError) as exc:  # an unknown profile or device, CUDA absent: one line, exit 2
+        prof = suite.PROFILE
+        steps = prof["steps"] if args.steps is None else args.steps
+        warmup = prof["warmup"] if args.warmup is None else args.warmup
+        validate_case(args.device, steps, warmup, "nve", 10)
+        unknown = sorted(set(args.calc or ()) - set(prof["calculator"]))
+        if unknown:
+            raise UserError(f"{', '.join(unknown)} not in profile {args.profile}; "
+                            f"its calculators: {', '.join(prof['calculator'])}")
+    except (UserError, ValueError) as exc:  # an unknown profile, device or calculator, CUDA absent, steps <= 0
         print(f"profile_cases: {exc}", file=sys.stderr)
         sys.exit(2)
 
-    prof = suite.PROFILE
-    steps = args.steps or prof["steps"]
-    warmup = prof["warmup"] if args.warmup is None else args.warmup
     calcs = [c for c in prof["calculator"] if not args.calc or c in args.calc]
     rows = []
     for calc in calcs:

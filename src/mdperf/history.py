@@ -152,7 +152,7 @@ def read(results_dir: str | Path, repo: str | Path | None = None,
                 rows = _rows(data)
                 commit = data["commit_hash"]
             except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
-                problems.append(Problem(str(f), f"skipped: {type(exc).__name__}: {exc}"))
+                problems.append(Problem(str(f), f"unreadable result file: {type(exc).__name__}: {exc}"))
                 continue
             env = data.get("env_name") or f.stem.split("-", 1)[-1]
             if isinstance(data.get("date"), (int, float)):
