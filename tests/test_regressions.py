@@ -158,6 +158,17 @@ def test_a_flag_resting_on_the_newest_commit_stays_suspected():
     assert [(c.index, c.state) for c in detect(w)] == [(57, "confirmed")]
 
 
+def test_a_step_four_commits_old_needs_less_from_the_night_before():
+    # A 3 % step with 4 commits at the new level: the series without its newest commit (3 at the new level)
+    # shows it at z between persist_z_min and z_min.  Confirmed; at persist_z_min = z_min it would wait another
+    # night, and with its newest commit alone (3 at the new level) it is not confirmed either way.
+    v = noisy(64, seed=110)
+    v[60:] *= 1.03
+    assert [(c.index, c.state) for c in detect(v)] == [(60, "confirmed")]
+    assert [(c.index, c.state) for c in detect(v, config=DetectorConfig(persist_z_min=3.5))] == [(60, "suspected")]
+    assert [c.state for c in detect(v[:-1])] == []
+
+
 def test_a_large_step_is_confirmed_without_a_second_analysis(monkeypatch):
     # Chance does not make a z-score of 5: such a change needs no night's wait, and spares the series a second
     # analysis without its newest commit.

@@ -26,7 +26,9 @@
    on 20 commits as on 1,000); its significance is also given as the two-sided Mann-Whitney U p-value of the
    raw values before and after, which must not exceed ``p_max``.
 6. A change is *confirmed* once ``confirm_after`` commits sit at the new level and the series without its
-   newest commit shows it too (``persist``; a z-score of ``persist_z`` needs no such wait), *suspected* before; the last
+   newest commit shows it too (``persist``; a z-score of ``persist_z`` needs no such wait; with more than
+   ``confirm_after`` commits at the new level the shorter series need only show it at ``persist_z_min``),
+   *suspected* before; the last
    one or two commits, which the filter cannot judge yet, are flagged *suspected* when they all leave the
    current level by more than ``tail_z`` sigma.
 """
@@ -61,6 +63,8 @@ class DetectorConfig:
     p_max: float = 0.05  # Mann-Whitney U, raw values: guards against shapes the z-score misreads
     persist: int = 3  # confirmed only if found, this near, without the newest commit too (0: off)...
     persist_z: float = 5.0  # ... unless its z-score is at least this
+    persist_z_min: float = 3.0  # z-score the shorter series must show it at once more than confirm_after commits sit
+    # at the new level (z_min while only confirm_after do)
 
 
 @dataclass
@@ -247,10 +251,25 @@ def detect(values: np.ndarray | list[float], *, higher_is_better: bool = False,
         # A confirmed flag must not hang on the newest commit alone: the series without it must show the same
         # change, in any state (its scan reaching one commit nearer the end, where that change then stood).
         # On growing histories a third of the false alarms lived for a single night.
-        prev = _detect_once(x[:-1], higher_is_better, replace(config, confirm_after=max(config.confirm_after - 1, 1)))
+        prev_config = replace(config, confirm_after=max(config.confirm_after - 1, 1))
+        prev = _detect_once(x[:-1], higher_is_better, prev_config)
+        low = None
+
+        def shown(c: Change, found: list[Change]) -> bool:
+            return any(p.kind == c.kind and abs(p.index - c.index) <= config.persist for p in found)
+
         for c in young:
-            if not any(p.kind == c.kind and abs(p.index - c.index) <= config.persist for p in prev):
-                c.state = "suspected"
+            if shown(c, prev):
+                continue
+            # With one more commit at the new level the shorter series holds confirm_after of them, and a
+            # z-score of persist_z_min there already shows that the change does not rest on the newest commit
+            # alone: 3.5 there held back a quarter of 3 %/1 % steps for one more night, for few alarms.
+            if c.n_after > config.confirm_after and config.persist_z_min < config.z_min:
+                if low is None:
+                    low = _detect_once(x[:-1], higher_is_better, replace(prev_config, z_min=config.persist_z_min))
+                if shown(c, low):
+                    continue
+            c.state = "suspected"
     return changes
 
 
