@@ -263,7 +263,8 @@ def detect(values: np.ndarray | list[float], *, higher_is_better: bool = False,
                 continue
             # With one more commit at the new level the shorter series holds confirm_after of them, and a
             # z-score of persist_z_min there already shows that the change does not rest on the newest commit
-            # alone: 3.5 there held back a quarter of 3 %/1 % steps for one more night, for few alarms.
+            # alone.  At z_min (3.5) it held back a quarter of 3 %/1 % steps for one more night and saved
+            # one alarm per seven such reports (docs/regressions.md).
             if c.n_after > config.confirm_after and config.persist_z_min < config.z_min:
                 if low is None:
                     low = _detect_once(x[:-1], higher_is_better, replace(prev_config, z_min=config.persist_z_min))
