@@ -19,7 +19,17 @@ def host_rss_mib() -> float:
 
 
 def host_peak_rss_mib() -> float:
-    """Peak resident set size of this process since it started (what asv's ``peakmem_`` reports)."""
+    """Peak resident set size of this process's own address space since it started."""
+    # Linux: VmHWM, not getrusage's ru_maxrss. The kernel carries ru_maxrss across exec, so a process started
+    # from a large parent (asv's runner, a test runner, each case's own process) reports the parent's peak
+    # when its own is smaller; VmHWM belongs to the address space that exec creates.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports KiB, macOS bytes.
     return peak / MIB if sys.platform == "darwin" else peak / 1024
