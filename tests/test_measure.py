@@ -20,7 +20,9 @@ def _all_metrics_have_status(r):
             assert m.reason, name
 
 
-def test_nve_result_has_every_metric_with_status():
+def test_nve_result_has_every_metric_with_status(monkeypatch):
+    # The allocator setting is recorded: it changes the reserved and NVML figures many-fold (docs/gpu.md).
+    monkeypatch.setenv("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
     r = measure("torch-lj", "ar", 108, 200, warmup=5)
     assert r.status == "ok", r.reason
     _all_metrics_have_status(r)
@@ -36,6 +38,7 @@ def test_nve_result_has_every_metric_with_status():
     env = r.environment
     for key in ("mdperf_version", "ase_version", "torch_version", "numpy_version", "python", "cpu_model", "git_commit"):
         assert key in env
+    assert env["pytorch_cuda_alloc_conf"] == "expandable_segments:True"
     # 200 steps, an energy sample every 10: 21 samples including step 0
     assert len(r.samples["energy_total_ev_per_atom"]) == 21
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -76,10 +77,12 @@ def collect(repo: str | Path = ".") -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu_model": cpu_model(),
-        "cpu_count": __import__("os").cpu_count(),
+        "cpu_count": os.cpu_count(),
     }
     for dist in ("mdperf", "ase", "torch", "numpy", "vesin", "nvidia-ml-py"):
         env[f"{dist}_version"] = _version(dist)
+    # torch's CUDA allocator settings change the reserved and NVML figures many-fold (docs/gpu.md).
+    env["pytorch_cuda_alloc_conf"] = os.environ.get("PYTORCH_CUDA_ALLOC_CONF", "")
     env.update(gpu_info())
     env.update(git_state(repo))
     return env
