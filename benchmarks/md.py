@@ -9,8 +9,9 @@ sets it.  Parameter names are the same in every profile, so series line up.
   per commit, each case in its own process, shared through the module-level ``setup_cache`` (asv runs it once
   for all four classes).
 
-A case that cannot run here (no CUDA, package missing, mdperf at this commit too old) raises
-NotImplementedError in ``setup``, which asv shows as n/a (skipped).
+A case that cannot run here (no CUDA, an optional calculator's package missing, mdperf at this commit too old)
+raises NotImplementedError in ``setup``, which asv shows as n/a (skipped).  A dependency of mdperf that fails
+to import is a broken environment: every case fails.
 """
 
 import os
@@ -51,11 +52,27 @@ def _skip_reason_too_big(calculator, atoms, device):
     return None
 
 
+def _older_mdperf(exc):
+    """True when an ImportError means mdperf itself lacks the API (a commit older than the suite: n/a).
+
+    Otherwise a dependency failed to import: the environment is broken, and every case must fail rather than
+    show as n/a, or a night with a missing package reads as a quiet night (seen on an offline GPU runner).
+    """
+    name = exc.name or ""
+    return name == "mdperf" or name.startswith("mdperf.")
+
+
+def _api_missing(exc, what):
+    if _older_mdperf(exc):
+        return NotImplementedError(f"mdperf at this commit {what}: {exc}")
+    return RuntimeError(f"the benchmark environment is broken: {type(exc).__name__}: {exc}")
+
+
 def _case(calculator, atoms, device):
     try:
         from mdperf.measurement import describe_case
     except ImportError as exc:
-        raise NotImplementedError(f"mdperf at this commit has no describe_case: {exc}")
+        raise _api_missing(exc, "has no describe_case") from exc
     reason = _skip_reason_too_big(calculator, atoms, device)
     if reason:
         raise NotImplementedError(reason)
@@ -121,7 +138,7 @@ def measure_all(*_):
     try:
         from mdperf import measure  # noqa: F401  (the children need it; an mdperf without it is n/a, not failed)
     except ImportError as exc:
-        return {"error": f"mdperf at this commit cannot be measured: {exc}"}
+        return {"error": str(_api_missing(exc, "cannot be measured")), "broken": not _older_mdperf(exc)}
     results = {}
     for calculator in PARAMS[0]:
         for atoms in PARAMS[1]:
@@ -152,7 +169,7 @@ class _Tracked:
 
     def setup(self, cache, calculator, atoms, device):
         if "error" in cache:
-            raise NotImplementedError(cache["error"])
+            raise (RuntimeError if cache.get("broken") else NotImplementedError)(cache["error"])
         key = f"{calculator}|{atoms}|{device}"
         reason = _skip_reason_too_big(calculator, atoms, device)
         if reason:
@@ -222,7 +239,7 @@ class Step:
             from mdperf.errors import Unsupported
             from mdperf.measurement import prepare
         except ImportError as exc:  # an mdperf older than the suite: n/a, not a failure
-            raise NotImplementedError(f"mdperf at this commit lacks the step API: {exc}")
+            raise _api_missing(exc, "lacks the step API") from exc
 
         case = _case(calculator, atoms, device)
         try:

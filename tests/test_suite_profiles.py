@@ -88,3 +88,20 @@ def test_an_mdperf_without_measure_is_not_applicable_not_failed(monkeypatch):
     assert cache["error"].startswith("mdperf at this commit cannot be measured")
     with pytest.raises(NotImplementedError, match="cannot be measured"):
         suite.Latency().setup(cache, "torch-lj", 108, "cpu")
+
+
+def test_a_dependency_that_fails_to_import_fails_every_case(monkeypatch, tmp_path):
+    # An mdperf whose own dependency is missing from the benchmark environment (seen on an offline GPU runner:
+    # scipy was not on the benchmarks' path) is a broken environment, not an older mdperf: every case must
+    # fail, or the night reads as measured with every value n/a.
+    (tmp_path / "mdperf").mkdir()
+    (tmp_path / "mdperf" / "__init__.py").write_text("import a_dependency_not_installed_here\n")
+    suite = load_suite(monkeypatch, "quick")
+    for name in [m for m in sys.modules if m == "mdperf" or m.startswith("mdperf.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cache = suite.measure_all()
+    with pytest.raises(RuntimeError, match="environment is broken: ModuleNotFoundError.*a_dependency_not_installed"):
+        suite.Latency().setup(cache, "torch-lj", 108, "cpu")
+    with pytest.raises(RuntimeError, match="environment is broken"):
+        suite.Step().setup("torch-lj", 108, "cpu")
