@@ -7,8 +7,8 @@ Each case is measured by the suite's own ``measure_case`` (one ``mdperf.measure`
 ``measure_all`` does it); the table gives its step latency, GPU memory and the wall time the case took (process
 start, model load and warm-up included). ``--steps`` below the profile's own shortens the run; the wall time a
 commit would take at the profile's step count is then extrapolated from the measured mean step and stated as
-such. Sizes run smallest first; once a case takes more
-than ``--case-budget-s``, the calculator's larger sizes are not run (listed with the reason).
+such. Sizes run smallest first; once a case takes more than ``--case-budget-s``, the calculator's larger
+sizes are not run (listed with the reason).
 """
 
 from __future__ import annotations
