@@ -36,6 +36,22 @@ def test_compare_relative_to_first():
     assert "1.00×" in p.stdout  # the first against itself
 
 
+def test_compare_measures_each_calculator_in_its_own_process(tmp_path):
+    out = tmp_path / "c.json"
+    p = mdperf("compare", "calcs_for_tests:memory_hog", "torch-lj", "calcs_for_tests:crash_process", "--system", "ar",
+               "--atoms", "108", "--steps", "20", "--warmup", "2", "--json", str(out))
+    assert p.returncode == 1, p.stderr
+    hog, lj, crash = json.loads(out.read_text())
+    assert hog["status"] == lj["status"] == "ok", (hog["reason"], lj["reason"])
+    # In the hog's process torch-lj would report the hog's 1 GiB as its own peak.
+    peak = {r["case"]["calculator"]: r["metrics"]["host_peak_rss_mib"]["value"] for r in (hog, lj)}
+    assert peak["torch-lj"] < peak["calcs_for_tests:memory_hog"] - 700, peak
+    # A calculator that ends its process is an error row, every metric carrying why; the others were measured.
+    assert crash["status"] == "error" and crash["reason"] == "measurement process exited with code 3"
+    assert crash["metrics"]["latency_p99_ms"] == {"value": None, "unit": "ms", "status": "error",
+                                                  "reason": "measurement process exited with code 3"}
+
+
 def test_failed_calculator_exit_1_and_reason():
     p = mdperf("run", "--calc", "calcs_for_tests:raising", "--atoms", "32", "--steps", "20")
     assert p.returncode == 1
@@ -53,6 +69,7 @@ def test_failed_calculator_exit_1_and_reason():
         (["run", "--calc", "pkg.mod:"], "malformed calculator spec"),
         (["run", "--calc", "torch-lj", "--steps", "many"], "invalid int value"),
         (["compare", "torch-lj", "nope"], "unknown calculator 'nope'"),
+        (["compare", "torch-lj", "ase-lj", "--atoms", "3"], "needs at least 32 atoms"),
         (["frobnicate"], "invalid choice"),
     ],
 )

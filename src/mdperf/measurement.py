@@ -188,16 +188,16 @@ def measure(
                    blowup_ev_per_atom, case["temperature_k"], case["timestep_fs"], progress, nvml, nvml_baseline,
                    nvml_reason)
     except Unsupported as exc:
-        return _finish(result, "skipped", str(exc))
+        return finish(result, "skipped", str(exc))
     except BlowUp as exc:
         result.blowup = {"step": exc.step, "kind": exc.kind, "message": exc.message}
-        return _finish(result, "error", str(exc))
+        return finish(result, "error", str(exc))
     except Exception as exc:  # one failing calculator is a result, not a crash
-        return _finish(result, "error", f"{type(exc).__name__}: {exc}")
+        return finish(result, "error", f"{type(exc).__name__}: {exc}")
     finally:
         if nvml:
             nvml.close()
-    return _finish(result, "ok", "")
+    return finish(result, "ok", "")
 
 
 def _sync(gpu: bool) -> None:
@@ -329,7 +329,8 @@ def _timed_run(result, dyn, structure, calc, steps, gpu, energy_interval, blowup
                  f"only {int(valid.sum())} energy samples (steps / energy interval < 3)")
 
 
-def _finish(result: MeasureResult, status: str, reason: str) -> MeasureResult:
+def finish(result: MeasureResult, status: str, reason: str) -> MeasureResult:
+    """Set the result's status and give every metric not measured its status and reason."""
     result.status, result.reason = status, reason  # type: ignore[assignment]
     if status == "ok":
         if result.case["device"] != "cuda":

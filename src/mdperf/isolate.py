@@ -1,0 +1,88 @@
+"""One measurement in a fresh process, as the asv suite takes each case (benchmarks/md.py).
+
+Process-wide state leaks from one measurement into the next one in the same process: the host's peak RSS only
+grows, the GPU allocator keeps its cache (counted in the next case's reserved and NVML figures), and a CUDA
+context or a lazily built kernel is already warm at the next case's cold start.  A case that ends its process
+(a segfault, the OOM killer) would also end every case after it.  ``mdperf compare`` therefore measures each
+calculator here.  (The suite keeps its own ``python -c`` child: it must run against every measured commit's
+mdperf, most of which predate this module.)
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import time
+from typing import Any, Callable
+
+from .errors import UserError
+from .result import MeasureResult
+
+_PROGRESS_EVERY_S = 0.2  # progress messages from the child, at most this often
+
+
+def _child(kwargs: dict[str, Any], out: Any) -> None:
+    from .measurement import measure
+
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= _PROGRESS_EVERY_S or done >= total:
+            last[0] = now
+            out.put(("progress", done, total))
+
+    try:
+        result = measure(**kwargs, progress=progress)
+    except UserError as exc:
+        out.put(("user-error", str(exc)))
+        return
+    out.put(("result", result.to_dict()))
+
+
+def measure_isolated(calculator: str, system: str, atoms: int, steps: int, *,
+                     progress: Callable[[int, int], None] | None = None, **kwargs: Any) -> MeasureResult:
+    """:func:`mdperf.measure` in a fresh (spawned) Python process; the same arguments and result.
+
+    Bad input raises :class:`~mdperf.errors.UserError` before any process starts.  A process that ends
+    without a result gives a result with status ``error`` and its exit code.
+    """
+    from . import environment
+    from .measurement import describe_case, finish
+
+    case = describe_case(calculator, system, atoms, steps,
+                         **{k: v for k, v in kwargs.items() if k not in ("blowup_ev_per_atom", "repo")})
+    # spawn, not fork: a forked child would inherit the parent's memory, peak RSS and any CUDA state.
+    ctx = multiprocessing.get_context("spawn")
+    messages = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(dict(kwargs, calculator=calculator, system=system, atoms=atoms,
+                                                 steps=steps), messages), daemon=True)
+    proc.start()
+    answer = None
+    try:
+        while answer is None:
+            try:
+                msg = messages.get(timeout=0.5)
+            except queue.Empty:
+                if proc.is_alive():
+                    continue
+                try:  # it may have put its answer just before it ended
+                    msg = messages.get(timeout=2.0)
+                except queue.Empty:
+                    break
+            if msg[0] == "progress":
+                if progress is not None:
+                    progress(msg[1], msg[2])
+            else:
+                answer = msg
+    finally:
+        proc.join(timeout=30)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    if answer is not None and answer[0] == "user-error":
+        raise UserError(answer[1])
+    if answer is not None:
+        return MeasureResult.from_dict(answer[1])
+    lost = MeasureResult(case=case, environment=environment.collect(kwargs.get("repo", ".")))
+    return finish(lost, "error", f"measurement process exited with code {proc.exitcode}")
