@@ -2,7 +2,7 @@
 
 Commits: old (an mdperf without the `prepare` step API the suite's `time_`/`peakmem_` need); base; slow (a
 20 ms sleep injected in the torch pair potential's force call, ten times a normal step here, so that a busy
-shared machine cannot hide it); broken build; build fixed (still slow).  One module-scoped run of the quick profile feeds most tests (the asv environment is
+shared machine cannot hide it); broken build; a missing dependency; both fixed (still slow).  One module-scoped run of the quick profile feeds most tests (the asv environment is
 created once, about a minute).
 """
 
@@ -68,9 +68,13 @@ def history(tmp_path_factory):
     pp.write_text(good.replace('build-backend = "setuptools.build_meta"', 'build-backend = "no_such_backend_mdperf"'))
     commits["broken"] = commit_all(repo, "broken build")
     pp.write_text(good)
-    commits["fixed"] = commit_all(repo, "fix build")
+    # Builds, but imports a package the environment lacks: every case fails, the commit is failed (not n/a).
+    measurement.write_text(current + "\nimport mdperf_test_absent_dependency  # noqa: E402,F401\n")
+    commits["dependency"] = commit_all(repo, "import a missing dependency")
+    measurement.write_text(current)
+    commits["fixed"] = commit_all(repo, "fix build and dependency")
     machine = f"mdperf-test-{uuid.uuid4().hex[:8]}"
-    first = mdperf(repo, "track", "--last", "5", "--profile", "quick", "--machine", machine)
+    first = mdperf(repo, "track", "--last", "6", "--profile", "quick", "--machine", machine)
     return {"repo": repo, "commits": commits, "machine": machine, "first": first}
 
 
@@ -85,14 +89,17 @@ def results_for(history, commit):
 def test_first_run_reports_the_failed_build_and_goes_on(history):
     p = history["first"]
     assert p.returncode == 1, p.stdout + p.stderr  # some commits failed
-    assert "5 commit(s) to measure" in p.stdout
-    assert "4 measured, 1 failed, 0 skipped" in p.stdout
+    assert "6 commit(s) to measure" in p.stdout
+    assert "4 measured, 2 failed, 0 skipped" in p.stdout
     assert "site: " in p.stdout and "index.html" in p.stdout
     ledger = json.loads((history["repo"] / ".asv" / "mdperf" / f"track-{history['machine']}.json").read_text())
     status = {c: e["status"] for c, e in ledger["commits"].items()}
     c = history["commits"]
-    assert status == {c["old"]: "ok", c["base"]: "ok", c["slow"]: "ok", c["broken"]: "failed", c["fixed"]: "ok"}
+    assert status == {c["old"]: "ok", c["base"]: "ok", c["slow"]: "ok", c["broken"]: "failed", c["dependency"]: "failed",
+                      c["fixed"]: "ok"}
     assert ledger["commits"][c["broken"]]["reason"].startswith("build failed")
+    assert ledger["commits"][c["dependency"]]["reason"].startswith(
+        "the benchmark environment is broken: ModuleNotFoundError: No module named 'mdperf_test_absent_dependency'")
 
 
 def test_results_for_every_commit_and_the_slow_one_is_slower(history):
@@ -108,8 +115,8 @@ def test_results_for_every_commit_and_the_slow_one_is_slower(history):
     assert slow["md.Latency.track_latency_p50_ms"][0] > base["md.Latency.track_latency_p50_ms"][0] + 10.0
     assert slow["md.Step.time_md_step"][0] > base["md.Step.time_md_step"][0] + 0.010
     assert fixed["md.Latency.track_latency_p50_ms"][0] > base["md.Latency.track_latency_p50_ms"][0] + 10.0
-    broken = results_for(history, c["broken"])
-    assert all(v is None for v in broken.values())
+    for k in ("broken", "dependency"):
+        assert all(v is None for v in results_for(history, c[k]).values()), k
     # An mdperf older than the suite: its step benchmarks are n/a (NaN), its track_ numbers still measured.
     old = results_for(history, c["old"])
     assert old["md.Step.time_md_step"][0] != old["md.Step.time_md_step"][0]
@@ -130,9 +137,9 @@ def test_site_has_index_and_graphs(history):
 
 
 def test_rerun_skips_measured_commits(history):
-    p = mdperf(history["repo"], "track", "--last", "5", "--profile", "quick", "--machine", history["machine"])
+    p = mdperf(history["repo"], "track", "--last", "6", "--profile", "quick", "--machine", history["machine"])
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "0 commit(s) to measure, 5 already measured" in p.stdout
+    assert "0 commit(s) to measure, 6 already measured" in p.stdout
 
 
 def test_preview_serves_the_site(history):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -191,11 +192,24 @@ def classify(setup: AsvSetup, machine_name: str, commit: str, returncode: int, l
                 bench_s += float(row[i_duration])
         bench_s += sum(float(v) for v in (data.get("durations") or {}).values())
     if total and len(failed) == total:
-        return "failed", _build_failure(log) or f"every benchmark failed; log: {log}", bench_s
+        return "failed", _build_failure(log) or _broken_environment(log) or f"every benchmark failed; log: {log}", bench_s
     if failed:
         return "failed", f"{len(failed)} of {total} benchmarks errored ({', '.join(sorted(failed)[:3])}" + \
             ("…" if len(failed) > 3 else "") + f"); log: {log}", bench_s
     return "ok", "", bench_s
+
+
+# The suite's message for a dependency that fails to import (benchmarks/md.py, _api_missing), as the asv log shows
+# it in each failed benchmark's traceback.
+_BROKEN_ENV = re.compile(r"RuntimeError: (the benchmark environment is broken: .*)")
+
+
+def _broken_environment(log: Path) -> str:
+    try:
+        found = _BROKEN_ENV.search(log.read_text(errors="replace"))
+    except OSError:
+        return ""
+    return f"{found.group(1).strip()}; log: {log}" if found else ""
 
 
 def _build_failure(log: Path) -> str:
