@@ -2,8 +2,8 @@
 
 Commits: old (an mdperf without the `prepare` step API the suite's `time_`/`peakmem_` need); base; slow (a
 20 ms sleep injected in the torch pair potential's force call, ten times a normal step here, so that a busy
-shared machine cannot hide it); broken build; a missing dependency; both fixed (still slow).  One module-scoped run of the quick profile feeds most tests (the asv environment is
-created once, about a minute).
+shared machine cannot hide it); broken build; a missing dependency; both fixed (still slow).  One
+module-scoped run of the quick profile feeds most tests (the asv environment is created once, about a minute).
 """
 
 import json
