@@ -1,9 +1,10 @@
 """`mdperf track` with real asv over a real temporary git repository holding a copy of this project.
 
 Commits: old (an mdperf without the `prepare` step API the suite's `time_`/`peakmem_` need); base; slow (a
-20 ms sleep injected in the torch pair potential's force call, ten times a normal step here, so that a busy
-shared machine cannot hide it); broken build; a missing dependency; both fixed (still slow).  One
-module-scoped run of the quick profile feeds most tests (the asv environment is created once, about a minute).
+50 ms sleep injected in the torch pair potential's force call, about 25 times a normal step here, so that a busy
+shared machine cannot hide it: 20 ms did not, when another asv run shared the 2 cores and the base commit's
+median step read 32 ms); broken build; a missing dependency; both fixed (still slow).  One module-scoped run
+of the quick profile feeds most tests (the asv environment is created once, about a minute).
 """
 
 import json
@@ -59,7 +60,7 @@ def history(tmp_path_factory):
     src = pair.read_text()
     slow = src.replace("    def _compute(self, positions, cell, numbers, pbc, want_stress):\n",
                        "    def _compute(self, positions, cell, numbers, pbc, want_stress):\n"
-                       "        __import__('time').sleep(0.02)\n", 1)
+                       "        __import__('time').sleep(0.05)\n", 1)
     assert slow != src
     pair.write_text(slow)
     commits["slow"] = commit_all(repo, "slow force call")
