@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,23 +37,6 @@ class AsvSetup:
     @property
     def torch_requirement(self) -> str:
         return str(self.matrix.get("req", {}).get("torch", "") or "any")
-
-
-def git(repo: Path, *args: str) -> str:
-    p = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
-    if p.returncode != 0:
-        raise UserError(f"git {' '.join(args)} failed in {repo}: {p.stderr.strip().splitlines()[-1] if p.stderr.strip() else p.returncode}")
-    return p.stdout.strip()
-
-
-def find_repo(path: str | Path = ".") -> Path:
-    try:
-        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, text=True)
-    except (OSError, NotADirectoryError) as exc:
-        raise UserError(f"cannot use {path}: {exc}") from None
-    if top.returncode != 0:
-        raise UserError(f"{Path(path).resolve()} is not inside a git repository")
-    return Path(top.stdout.strip())
 
 
 def load(repo: Path, config: str | Path | None = None) -> AsvSetup:

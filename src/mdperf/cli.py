@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from typing import Callable, Sequence
@@ -270,14 +269,14 @@ EXIT_NEW_REGRESSION = 1
 
 
 def cmd_regressions(args: argparse.Namespace, console: Console) -> int:
-    from . import asvconf, history
-    from .regressions import analyse, config, report
+    from . import asvconf, git
+    from .regressions import analyse_results, config, report
 
     if args.format not in ("table", "markdown", "json"):
         raise UserError(f"unknown format {args.format!r}; valid: table, markdown, json")
     repo = None
     try:
-        repo = asvconf.find_repo(args.repo or ".")
+        repo = git.find_repo(args.repo or ".")
     except UserError:
         if args.repo:
             raise
@@ -286,18 +285,7 @@ def cmd_regressions(args: argparse.Namespace, console: Console) -> int:
         if repo is None:
             raise UserError("no --results given and not inside a git repository with an asv.conf.json")
         results = asvconf.load(repo).results_dir
-    cfg = config.load(args.config, repo)
-    try:
-        hist = history.read(results, repo, cfg.higher_is_better)
-    except FileNotFoundError as exc:
-        raise UserError(f"cannot read results: {exc}") from None
-    since = args.since
-    if since is not None and repo is not None:
-        p = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{since}^{{commit}}"], cwd=repo,
-                           capture_output=True, text=True)
-        if p.returncode == 0:
-            since = p.stdout.strip()  # a branch, tag or relative name, as git resolves it
-    rep = analyse(hist, cfg, since=since)
+    rep = analyse_results(results, repo, config.load(args.config, repo), since=args.since)
     if args.format == "json":
         print(report.to_json(rep))
     elif args.format == "markdown":
@@ -308,10 +296,10 @@ def cmd_regressions(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_publish(args: argparse.Namespace, console: Console) -> int:
-    from . import asvconf
+    from . import asvconf, git
     from .track import publish
 
-    setup = asvconf.load(asvconf.find_repo(args.repo), args.config)
+    setup = asvconf.load(git.find_repo(args.repo), args.config)
     site, error = publish(setup)
     if site is None:
         raise UserError(error)
@@ -326,9 +314,9 @@ def cmd_preview(args: argparse.Namespace, console: Console) -> int:
     import functools
     import http.server
 
-    from . import asvconf
+    from . import asvconf, git
 
-    setup = asvconf.load(asvconf.find_repo(args.repo), args.config)
+    setup = asvconf.load(git.find_repo(args.repo), args.config)
     if not (setup.html_dir / "index.html").exists():
         raise UserError(f"no site at {setup.html_dir}; run `mdperf track` or `mdperf publish` first")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(setup.html_dir))

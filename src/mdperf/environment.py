@@ -5,9 +5,10 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
-import subprocess
 from pathlib import Path
 from typing import Any
+
+from . import git
 
 
 def _version(dist: str) -> str | None:
@@ -61,14 +62,7 @@ def _str(x: Any) -> str:
 
 def git_state(path: str | Path = ".") -> dict[str, Any]:
     """Commit and dirty flag of the git repository containing ``path`` (None outside a repository)."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=path, capture_output=True, text=True, check=True).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-    except (OSError, subprocess.CalledProcessError):
-        return {"git_commit": None, "git_dirty": None}
+    commit, dirty = git.head_state(path)
     return {"git_commit": commit, "git_dirty": dirty}
 
 

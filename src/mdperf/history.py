@@ -1,8 +1,6 @@
 """Reading asv results into series: one per (benchmark, parameter combination, machine, environment).
 
-Reads ``<results>/benchmarks.json``, ``<results>/<machine>/machine.json`` and the per-commit result files of
-asv 0.5/0.6 (format version 2, with ``result_columns``) and of older asv (version 1, a dict per benchmark).
-Commit order comes from git when the measured repository is given, else from the commit dates stored in the
+The files are read by :mod:`mdperf.asvresults`.  Commit order comes from git when the measured repository is given, else from the commit dates stored in the
 results.  Anything unreadable is reported as a problem (which file, why) and skipped.
 """
 
@@ -10,14 +8,12 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
-import json
 import math
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from . import asvresults, git
 
 HIGHER_IS_BETTER_PATTERNS = ("*steps_per_s*", "*per_day*", "*throughput*")
 
@@ -76,42 +72,6 @@ def _is_value(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _rows(data: dict[str, Any]) -> dict[str, tuple[Any, list[list[str]]]]:
-    """benchmark -> (result, params) for both result-file formats; raises ValueError on an unknown one."""
-    version = data.get("version")
-    results = data.get("results")
-    if not isinstance(results, dict):
-        raise ValueError("no 'results' mapping")
-    out = {}
-    if version == 2:
-        columns = data.get("result_columns")
-        if not isinstance(columns, list) or "result" not in columns:
-            raise ValueError("version 2 file without result_columns")
-        i_res = columns.index("result")
-        i_par = columns.index("params") if "params" in columns else None
-        for name, row in results.items():
-            params = row[i_par] if i_par is not None and i_par < len(row) else []
-            out[name] = (row[i_res] if i_res < len(row) else None, params or [])
-    elif version == 1 or version is None:
-        for name, entry in results.items():
-            if isinstance(entry, dict):
-                out[name] = (entry.get("result"), entry.get("params") or [])
-            else:
-                out[name] = (entry, [])
-    else:
-        raise ValueError(f"unknown result format version {version!r}")
-    return out
-
-
-def git_order(repo: str | Path) -> list[str] | None:
-    try:
-        p = subprocess.run(["git", "rev-list", "--topo-order", "--reverse", "--all"], cwd=repo,
-                           capture_output=True, text=True)
-    except OSError:
-        return None
-    return p.stdout.split() if p.returncode == 0 else None
-
-
 def read(results_dir: str | Path, repo: str | Path | None = None,
          higher_patterns: tuple[str, ...] = HIGHER_IS_BETTER_PATTERNS) -> History:
     """All series under ``results_dir``; raises FileNotFoundError when it is not a results directory."""
@@ -121,43 +81,40 @@ def read(results_dir: str | Path, repo: str | Path | None = None,
     problems: list[Problem] = []
     units: dict[str, str] = {}
     param_names: dict[str, list[str]] = {}
-    bj = root / "benchmarks.json"
-    if bj.exists():
-        try:
-            for name, b in json.loads(bj.read_text()).items():
-                if isinstance(b, dict):
-                    units[name] = b.get("unit", "") or ("seconds" if b.get("type") == "time" else "")
-                    param_names[name] = list(b.get("param_names") or [])
-        except (OSError, ValueError) as exc:
-            problems.append(Problem(str(bj), f"unreadable benchmarks.json: {exc}"))
+    try:
+        benchmarks = asvresults.load_benchmarks(root)
+    except asvresults.ResultsError as exc:
+        benchmarks = {}
+        problems.append(Problem(str(root / asvresults.BENCHMARKS_JSON), str(exc)))
+    for name, b in (benchmarks or {}).items():
+        units[name] = b.get("unit", "") or ("seconds" if b.get("type") == "time" else "")
+        param_names[name] = list(b.get("param_names") or [])
     machines: dict[str, dict[str, Any]] = {}
     series: dict[tuple, Series] = {}
     dates: dict[str, float] = {}
     param_sets: dict[tuple[str, str], dict[tuple, str]] = {}
-    machine_dirs = sorted(d for d in root.iterdir() if d.is_dir())
-    if not machine_dirs and not bj.exists():
+    machine_dirs = asvresults.machine_dirs(root)
+    if not machine_dirs and benchmarks is None:
         raise FileNotFoundError(f"{root} holds no asv results (no benchmarks.json, no machine folders)")
     for mdir in machine_dirs:
-        mj = mdir / "machine.json"
-        if mj.exists():
+        try:
+            info = asvresults.load_machine(mdir)
+        except asvresults.ResultsError as exc:
+            problems.append(Problem(str(mdir / asvresults.MACHINE_JSON), str(exc)))
+        else:
+            if info is not None:
+                machines[mdir.name] = info
+        for f in asvresults.result_paths(mdir):
             try:
-                machines[mdir.name] = json.loads(mj.read_text())
-            except (OSError, ValueError) as exc:
-                problems.append(Problem(str(mj), f"unreadable machine.json: {exc}"))
-        for f in sorted(mdir.glob("*.json")):
-            if f.name == "machine.json":
+                rf = asvresults.load(f)
+            except asvresults.ResultsError as exc:
+                problems.append(Problem(str(f), f"unreadable result file: {exc}"))
                 continue
-            try:
-                data = json.loads(f.read_text())
-                rows = _rows(data)
-                commit = data["commit_hash"]
-            except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
-                problems.append(Problem(str(f), f"unreadable result file: {type(exc).__name__}: {exc}"))
-                continue
-            env = data.get("env_name") or f.stem.split("-", 1)[-1]
-            if isinstance(data.get("date"), (int, float)):
-                dates[commit] = float(data["date"])
-            for name, (result, params) in rows.items():
+            commit, env = rf.commit, rf.env
+            if rf.date is not None:
+                dates[commit] = rf.date
+            for name, row in rf.rows.items():
+                result, params = row.result, row.params
                 combos = _combos(params)
                 values = result if isinstance(result, list) else [result]
                 if len(values) != len(combos):
@@ -206,14 +163,10 @@ def read(results_dir: str | Path, repo: str | Path | None = None,
 
 def _order(commits: set[str], dates: dict[str, float], repo: str | Path | None) -> tuple[list[str], str]:
     if repo is not None:
-        order = git_order(repo)
+        order = git.topo_order(repo)
         if order:
             known = set(order)
             # Commits git does not know (another clone's) go by date, after the known ones.
             extra = sorted((c for c in commits if c not in known), key=lambda c: dates.get(c, 0.0))
             return order + extra, "git"
     return sorted(commits, key=lambda c: (dates.get(c, 0.0), c)), "date"
-
-
-def as_array(s: Series) -> np.ndarray:
-    return np.asarray(s.values, dtype=float)

@@ -8,11 +8,11 @@ graph; ``mdperf-flags.json`` beside it holds the same flags (the ``mdperf regres
 from __future__ import annotations
 
 import html
-import subprocess
 from itertools import groupby
 from pathlib import Path
 
-from .regressions import Flag, Report
+from . import git
+from .regressions.model import Flag, Report
 from .regressions.report import to_json
 from .result import atomic_write_text
 
@@ -32,16 +32,6 @@ code { font-size: 0.95em; }
 """
 
 
-def _subjects(repo: Path | None, commits: list[str]) -> dict[str, str]:
-    if repo is None or not commits:
-        return {}
-    p = subprocess.run(["git", "log", "--no-walk=unsorted", "--format=%H %s", *commits], cwd=repo,
-                       capture_output=True, text=True)
-    if p.returncode != 0:
-        return {}
-    return dict(line.split(" ", 1) for line in p.stdout.splitlines() if " " in line)
-
-
 def _row(f: Flag) -> str:
     cls = f"{f.kind}-{f.state}" if f.state == "confirmed" else "suspected"
     label = f"{f.state} {f.kind}" + (" (new)" if f.new else "")
@@ -54,7 +44,7 @@ def _row(f: Flag) -> str:
 
 def render(report: Report, repo: Path | None = None) -> str:
     commits = list(dict.fromkeys(f.commit for f in report.flags))
-    subjects = _subjects(repo, commits)
+    subjects = git.subjects(repo, commits)
     body = ["<h1>mdperf: changes commit by commit</h1>",
             f"<p>{report.n_series} series over {report.n_commits} commits; "
             f"{len(report.new_confirmed_regressions)} new confirmed regression(s). "

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import asvconf, machine
-from .asvconf import AsvSetup, git
+from . import asvconf, asvresults, git, machine
+from .asvconf import AsvSetup
 from .errors import UserError
 from .result import atomic_write_text
 
@@ -74,23 +74,15 @@ class Ledger:
         self._save()
 
 
-def results_files(setup: AsvSetup, machine_name: str, commit: str) -> list[Path]:
-    d = setup.results_dir / machine_name
-    return sorted(d.glob(f"{commit[:8]}-*.json")) if d.is_dir() else []
-
-
 def measured_commits(setup: AsvSetup, machine_name: str, ledger: Ledger) -> set[str]:
     """Commits with an outcome in the ledger, plus those asv has results for (measured by plain asv), less
     those whose run was interrupted (asv may have left partial results)."""
     done = ledger.finished()
-    d = setup.results_dir / machine_name
-    if d.is_dir():
-        for f in d.glob("*.json"):
-            if f.name != "machine.json":
-                try:
-                    done.add(json.loads(f.read_text())["commit_hash"])
-                except (OSError, ValueError, KeyError):
-                    pass
+    for f in asvresults.result_paths(setup.results_dir / machine_name):
+        try:
+            done.add(asvresults.load(f).commit)
+        except asvresults.ResultsError:
+            pass
     return done - ledger.running()
 
 
@@ -103,17 +95,17 @@ def select_commits(setup: AsvSetup, spec: str | None, last: int | None, measured
         raise UserError(f"--last must be > 0, got {last}")
     if spec:
         if ".." in spec:
-            candidates = _rev_list(repo, spec)
+            candidates = git.first_parent_list(repo, spec)
         else:
             _verify(repo, spec)
-            if _is_branch(repo, spec):
-                candidates = _rev_list(repo, spec)
+            if git.is_branch(repo, spec):
+                candidates = git.first_parent_list(repo, spec)
             else:
-                candidates = [git(repo, "rev-parse", f"{spec}^{{commit}}")]
+                candidates = [git.git(repo, "rev-parse", f"{spec}^{{commit}}")]
     elif last:
-        candidates = _rev_list(repo, "HEAD", f"--max-count={last}")
+        candidates = git.first_parent_list(repo, "HEAD", f"--max-count={last}")
     else:
-        head = _rev_list(repo, "HEAD")
+        head = git.first_parent_list(repo, "HEAD")
         seen = [c for c in head if c in measured]
         if not seen:
             candidates = head[: setup.default_last]
@@ -122,31 +114,16 @@ def select_commits(setup: AsvSetup, spec: str | None, last: int | None, measured
             candidates = head[: head.index(newest_measured)]
     if setup.first_commit:
         _verify(repo, setup.first_commit)
-        before = set(_rev_list(repo, f"{setup.first_commit}^@")) if _has_parent(repo, setup.first_commit) else set()
+        before = (set(git.first_parent_list(repo, f"{setup.first_commit}^@"))
+                  if git.has_parent(repo, setup.first_commit) else set())
         candidates = [c for c in candidates if c not in before]
     todo = [c for c in candidates if c not in measured]
     return list(reversed(todo)), len(candidates) - len(todo)
 
 
-def _rev_list(repo: Path, *args: str) -> list[str]:
-    out = git(repo, "rev-list", "--first-parent", *args)
-    return out.split() if out else []
-
-
 def _verify(repo: Path, rev: str) -> None:
-    p = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=repo,
-                       capture_output=True, text=True)
-    if p.returncode != 0:
+    if git.resolve(repo, rev) is None:
         raise UserError(f"unknown commit or branch {rev!r} in {repo}")
-
-
-def _is_branch(repo: Path, name: str) -> bool:
-    return subprocess.run(["git", "show-ref", "--verify", "--quiet", f"refs/heads/{name}"], cwd=repo).returncode == 0
-
-
-def _has_parent(repo: Path, rev: str) -> bool:
-    return subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^"], cwd=repo,
-                          capture_output=True).returncode == 0
 
 
 def _asv(setup: AsvSetup, *args: str) -> list[str]:
@@ -171,26 +148,21 @@ def _run_logged(cmd: list[str], log: Path, env: dict[str, str], cwd: Path, timeo
 
 def classify(setup: AsvSetup, machine_name: str, commit: str, returncode: int, log: Path) -> tuple[str, str, float]:
     """(status, reason, benchmark seconds) from asv's result file for ``commit``."""
-    files = results_files(setup, machine_name, commit)
+    files = asvresults.result_paths(setup.results_dir / machine_name, commit)
     if not files:
         return "failed", f"asv wrote no results (exit {returncode}); log: {log}", 0.0
     failed, total, bench_s = [], 0, 0.0
     for f in files:
         try:
-            data = json.loads(f.read_text())
-        except (OSError, ValueError) as exc:
+            rf = asvresults.load(f)
+        except asvresults.ResultsError as exc:
             return "failed", f"unreadable results {f.name}: {exc}", 0.0
-        columns = data.get("result_columns", [])
-        i_result = columns.index("result") if "result" in columns else 0
-        i_duration = columns.index("duration") if "duration" in columns else None
-        for name, row in data.get("results", {}).items():
+        for name, row in rf.rows.items():
             total += 1
-            values = row[i_result]
+            values = row.result
             if values is None or (isinstance(values, list) and values and all(v is None for v in values)):
                 failed.append(name)
-            if i_duration is not None and len(row) > i_duration and row[i_duration]:
-                bench_s += float(row[i_duration])
-        bench_s += sum(float(v) for v in (data.get("durations") or {}).values())
+        bench_s += rf.benchmark_s
     if total and len(failed) == total:
         return "failed", _build_failure(log) or _broken_environment(log) or f"every benchmark failed; log: {log}", bench_s
     if failed:
@@ -249,7 +221,7 @@ def track(
     on_commit_done: Callable[[int, CommitOutcome, str], None] | None = None,
 ) -> TrackSummary:
     """Measure the selected commits with asv and publish the site; bad input raises UserError."""
-    repo = asvconf.find_repo(repo_path)
+    repo = git.find_repo(repo_path)
     setup = asvconf.load(repo, config)
     profile = profile or setup.default_profile
     if profile not in PROFILES:
@@ -279,7 +251,7 @@ def track(
         if "Traceback" in text or not envs:
             raise TrackError(f"could not create the benchmark environment (asv setup exit {rc}); log: {setup_log}")
     for i, commit in enumerate(commits):
-        subject = git(repo, "log", "-1", "--format=%s", commit)
+        subject = git.subject(repo, commit)
         if on_commit_start:
             on_commit_start(i, commit, subject)
         hashfile = setup.state_dir / "hashfile.txt"
@@ -317,12 +289,12 @@ def publish(setup: AsvSetup, env: dict[str, str] | None = None, logs: Path | Non
     index = setup.html_dir / "index.html"
     if rc != 0 or not index.exists():
         return None, f"asv publish failed (exit {rc}); log: {log}"
-    from . import history, site
-    from .regressions import analyse, config
+    from . import site
+    from .regressions import analyse_results, config
 
     try:
         cfg = config.load(None, setup.repo)
-        report = analyse(history.read(setup.results_dir, setup.repo, cfg.higher_is_better), cfg)
+        report = analyse_results(setup.results_dir, setup.repo, cfg)
         site.write(setup.html_dir, report, setup.repo)
     except Exception as exc:  # the asv site stands without mdperf's page; say why it is missing
         return index, f"mdperf changes page not written: {type(exc).__name__}: {exc}"

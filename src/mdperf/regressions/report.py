@@ -9,11 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import Flag, Report
-
-STATE_MARK = {("regression", "confirmed"): "REGRESSION", ("regression", "suspected"): "suspected regression",
-              ("improvement", "confirmed"): "improvement", ("improvement", "suspected"): "suspected improvement"}
-
+from .model import Flag, Report
 
 def _commit(f: Flag) -> str:
     return f"{f.range_start[:8]}..{f.commit[:8]}" if f.range_start else f.commit[:8]
@@ -29,7 +25,7 @@ def _groups(report: Report) -> Iterable[tuple[str, list[Flag]]]:
     return (("Regressions", regressions), ("Improvements", improvements))
 
 
-def table(report: Report, console: Console, site_url: str = "") -> None:
+def table(report: Report, console: Console) -> None:
     console.print(f"{report.n_series} series over {report.n_commits} commits (order: {report.ordered_by}); "
                   f"{len(report.new_confirmed_regressions)} new confirmed regression(s)")
     for title, flags in _groups(report):

@@ -1,0 +1,138 @@
+"""The one reader of asv result folders: ``benchmarks.json``, ``<machine>/machine.json`` and the per-commit
+result files of asv 0.5/0.6 (format version 2, columns named by ``result_columns``) and of older asv (version
+1, converted by asv's own ``Results.update_to_2``).
+
+Every file is read whole or not at all: anything unreadable raises :class:`ResultsError` with the reason, and
+the caller decides whether that is a problem to report or a failed commit.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MACHINE_JSON = "machine.json"
+BENCHMARKS_JSON = "benchmarks.json"
+
+
+class ResultsError(ValueError):
+    """A results file that cannot be read; the message says why."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One benchmark's entry in a result file."""
+
+    result: Any  # a value, a list with one value per parameter combination, or None (failed)
+    params: list[list[str]]
+    version: str | None  # asv's hash of the benchmark's code
+    started_at: float | None  # ms since the epoch
+    duration: float | None  # s
+
+
+@dataclass(frozen=True)
+class ResultFile:
+    path: Path
+    commit: str
+    env: str
+    date: float | None  # the commit's date, ms since the epoch
+    rows: dict[str, Row]
+    durations: dict[str, float]  # setup_cache and build durations, s
+
+    @property
+    def benchmark_s(self) -> float:
+        """Seconds asv spent inside the benchmarks and their setup_cache."""
+        total = sum(float(r.duration) for r in self.rows.values() if isinstance(r.duration, (int, float)))
+        return total + sum(float(v) for v in self.durations.values() if isinstance(v, (int, float)))
+
+
+def _column(row: list[Any], columns: list[str], name: str) -> Any:
+    i = columns.index(name) if name in columns else None
+    return row[i] if i is not None and i < len(row) else None
+
+
+def _v2(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``data`` in format version 2, older files converted by asv."""
+    version = data.get("version")
+    if version == 2:
+        return data
+    if version not in (1, None):
+        raise ResultsError(f"unknown result format version {version!r}")
+    from asv.results import Results
+
+    old = {"date": None, "params": {}, "python": "", "requirements": {}, "env_name": path.stem.split("-", 1)[-1],
+           **data}
+    try:
+        return Results.update_to_2(old)
+    except Exception as exc:  # asv raises its own UserError for a malformed old file
+        raise ResultsError(f"{type(exc).__name__}: {exc}") from None
+
+
+def load(path: str | Path) -> ResultFile:
+    """One per-commit result file; anything unreadable raises :class:`ResultsError`."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ResultsError(f"{type(exc).__name__}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ResultsError(f"not a results object but {type(data).__name__}")
+    data = _v2(data, path)
+    commit = data.get("commit_hash")
+    if not isinstance(commit, str) or not commit:
+        raise ResultsError(f"commit_hash is {commit!r}")
+    results, columns = data.get("results"), data.get("result_columns")
+    if not isinstance(results, dict):
+        raise ResultsError("no 'results' mapping")
+    if not isinstance(columns, list) or "result" not in columns:
+        raise ResultsError("version 2 file without result_columns")
+    rows = {}
+    for name, row in results.items():
+        if not isinstance(row, list):
+            raise ResultsError(f"{name}: a row is {type(row).__name__}, not a list")
+        rows[name] = Row(_column(row, columns, "result"), _column(row, columns, "params") or [],
+                         _column(row, columns, "version"), _column(row, columns, "started_at"),
+                         _column(row, columns, "duration"))
+    date = data.get("date")
+    env = data.get("env_name") or path.stem.split("-", 1)[-1]
+    durations = data.get("durations") if isinstance(data.get("durations"), dict) else {}
+    return ResultFile(path, commit, str(env), float(date) if isinstance(date, (int, float)) else None, rows,
+                      durations)
+
+
+def machine_dirs(root: str | Path) -> list[Path]:
+    return sorted(d for d in Path(root).iterdir() if d.is_dir())
+
+
+def result_paths(machine_dir: str | Path, commit: str | None = None) -> list[Path]:
+    """A machine folder's result files (all, or those named for ``commit``), sorted."""
+    d = Path(machine_dir)
+    if not d.is_dir():
+        return []
+    pattern = f"{commit[:8]}-*.json" if commit else "*.json"
+    return sorted(f for f in d.glob(pattern) if f.name != MACHINE_JSON)
+
+
+def load_machine(machine_dir: str | Path) -> dict[str, Any] | None:
+    """The machine's ``machine.json``; None when there is none, ResultsError when it cannot be read."""
+    f = Path(machine_dir) / MACHINE_JSON
+    if not f.exists():
+        return None
+    try:
+        return json.loads(f.read_text())
+    except (OSError, ValueError) as exc:
+        raise ResultsError(f"unreadable machine.json: {exc}") from None
+
+
+def load_benchmarks(root: str | Path) -> dict[str, dict[str, Any]] | None:
+    """Benchmark name -> its entry of ``benchmarks.json`` (None when there is no such file)."""
+    f = Path(root) / BENCHMARKS_JSON
+    if not f.exists():
+        return None
+    try:
+        data = json.loads(f.read_text())
+    except (OSError, ValueError) as exc:
+        raise ResultsError(f"unreadable benchmarks.json: {exc}") from None
+    return {k: v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else {}

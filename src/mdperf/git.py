@@ -1,0 +1,93 @@
+"""Every git call mdperf makes: the measured repository's commits, order, subjects and state."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from .errors import UserError
+
+
+def _run(repo: str | Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+
+
+def git(repo: str | Path, *args: str) -> str:
+    """Output of ``git args`` in ``repo``; a failure raises UserError with git's last line."""
+    p = _run(repo, *args)
+    if p.returncode != 0:
+        err = p.stderr.strip()
+        raise UserError(f"git {' '.join(args)} failed in {repo}: {err.splitlines()[-1] if err else p.returncode}")
+    return p.stdout.strip()
+
+
+def find_repo(path: str | Path = ".") -> Path:
+    """The top of the git repository holding ``path``; outside one, UserError."""
+    try:
+        p = _run(path, "rev-parse", "--show-toplevel")
+    except (OSError, NotADirectoryError) as exc:
+        raise UserError(f"cannot use {path}: {exc}") from None
+    if p.returncode != 0:
+        raise UserError(f"{Path(path).resolve()} is not inside a git repository")
+    return Path(p.stdout.strip())
+
+
+def resolve(repo: str | Path, rev: str) -> str | None:
+    """The full hash of commit ``rev`` (a hash, branch, tag or relative name), or None when git knows none."""
+    try:
+        p = _run(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    except OSError:
+        return None
+    return p.stdout.strip() if p.returncode == 0 else None
+
+
+def is_branch(repo: str | Path, name: str) -> bool:
+    return _run(repo, "show-ref", "--verify", "--quiet", f"refs/heads/{name}").returncode == 0
+
+
+def has_parent(repo: str | Path, rev: str) -> bool:
+    return resolve(repo, f"{rev}^") is not None
+
+
+def first_parent_list(repo: str | Path, *args: str) -> list[str]:
+    """``git rev-list --first-parent args``: newest first."""
+    out = git(repo, "rev-list", "--first-parent", *args)
+    return out.split() if out else []
+
+
+def topo_order(repo: str | Path) -> list[str] | None:
+    """Every commit of every ref, oldest first in topological order; None when git cannot say."""
+    try:
+        p = _run(repo, "rev-list", "--topo-order", "--reverse", "--all")
+    except OSError:
+        return None
+    return p.stdout.split() if p.returncode == 0 else None
+
+
+def subject(repo: str | Path, commit: str) -> str:
+    return git(repo, "log", "-1", "--format=%s", commit)
+
+
+def subjects(repo: str | Path | None, commits: list[str]) -> dict[str, str]:
+    """Commit -> subject line for the commits git knows (none outside a repository)."""
+    if repo is None or not commits:
+        return {}
+    try:
+        p = _run(repo, "log", "--no-walk=unsorted", "--format=%H %s", *commits)
+    except OSError:
+        return {}
+    if p.returncode != 0:
+        return {}
+    return dict(line.split(" ", 1) for line in p.stdout.splitlines() if " " in line)
+
+
+def head_state(path: str | Path = ".") -> tuple[str | None, bool | None]:
+    """(HEAD's commit, whether tracked files differ from it); (None, None) outside a repository."""
+    try:
+        head = _run(path, "rev-parse", "HEAD")
+        status = _run(path, "status", "--porcelain", "--untracked-files=no")
+    except OSError:
+        return None, None
+    if head.returncode != 0 or status.returncode != 0:
+        return None, None
+    return head.stdout.strip(), bool(status.stdout.strip())
