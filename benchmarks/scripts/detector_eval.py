@@ -33,6 +33,7 @@ import argparse
 import datetime
 import json
 import multiprocessing
+import sys
 import time
 from pathlib import Path
 
@@ -40,13 +41,14 @@ import numpy as np
 from asv.step_detect import detect_steps
 from scipy import stats
 
-from mdperf.regressions import datasets as D
-from mdperf.regressions.detector import detect
-from mdperf.regressions.scoring import (Score, exact_commit_ceiling, online_false_alarms, oracle_delay_rate,
-                                        oracle_exact_rate, oracle_places, score)
-from mdperf.result import atomic_write_text
-
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # the evaluation lab, benchmarks/eval (not installed with mdperf)
+
+from benchmarks.eval import datasets as D  # noqa: E402
+from benchmarks.eval.scoring import (Score, exact_commit_ceiling, online_false_alarms,  # noqa: E402
+                                     oracle_delay_rate, oracle_exact_rate, oracle_places, score)
+from mdperf.regressions.detector import detect  # noqa: E402
+from mdperf.result import atomic_write_text  # noqa: E402
 N = 150
 CVS = (0.005, 0.01, 0.02, 0.05)
 STEPS = (0.01, 0.02, 0.03, 0.05, 0.10, 0.20)

@@ -12,18 +12,21 @@ from __future__ import annotations
 import argparse
 import hashlib
 import datetime
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from mdperf import history
-from mdperf.regressions import analyse
-from mdperf.regressions.datasets import noise, write_asv_results
-from mdperf.result import atomic_write_text
-
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # the evaluation lab, benchmarks/eval (not installed with mdperf)
+
+from benchmarks.eval.asv_files import write_asv_results  # noqa: E402
+from benchmarks.eval.datasets import noise  # noqa: E402
+from mdperf import history  # noqa: E402
+from mdperf.regressions import analyse  # noqa: E402
+from mdperf.result import atomic_write_text  # noqa: E402
 
 
 def main() -> None:

@@ -7,9 +7,7 @@ steps at known commits, pairs of close steps; negatives: reverting single-commit
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -19,7 +17,7 @@ NOISE_KINDS = ("gaussian-outliers", "bimodal", "ar1")
 
 
 @dataclass
-class History:
+class SyntheticHistory:
     values: np.ndarray
     steps: list[tuple[int, float]] = field(default_factory=list)  # (first commit at the new level, rel size)
     noise: str = ""
@@ -89,25 +87,25 @@ def noise_logpdf(kind: str, cv: float) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def with_steps(n: int, cv: float, kind: str, steps: list[tuple[int, float]], rng: np.random.Generator,
-               base: float = 10.0) -> History:
+               base: float = 10.0) -> SyntheticHistory:
     level = np.full(n, base)
     for at, rel in steps:
         level[at:] *= 1 + rel
-    return History(level * noise(n, cv, kind, rng), sorted(steps), kind, cv, base=base)
+    return SyntheticHistory(level * noise(n, cv, kind, rng), sorted(steps), kind, cv, base=base)
 
 
 def random_step_history(n: int, cv: float, kind: str, rel: float, rng: np.random.Generator,
-                        margin: int = 30) -> History:
+                        margin: int = 30) -> SyntheticHistory:
     at = int(rng.integers(margin, n - margin))
     return with_steps(n, cv, kind, [(at, rel)], rng)
 
 
-def close_pair_history(n: int, cv: float, kind: str, rel: float, gap: int, rng: np.random.Generator) -> History:
+def close_pair_history(n: int, cv: float, kind: str, rel: float, gap: int, rng: np.random.Generator) -> SyntheticHistory:
     at = int(rng.integers(30, n - 30 - gap))
     return with_steps(n, cv, kind, [(at, rel), (at + gap, rel)], rng)
 
 
-def spike_history(n: int, cv: float, kind: str, rel: float, rng: np.random.Generator) -> History:
+def spike_history(n: int, cv: float, kind: str, rel: float, rng: np.random.Generator) -> SyntheticHistory:
     h = with_steps(n, cv, kind, [], rng)
     at = int(rng.integers(10, n - 10))
     h.values[at] *= 1 + rel
@@ -115,44 +113,8 @@ def spike_history(n: int, cv: float, kind: str, rel: float, rng: np.random.Gener
     return h
 
 
-def ramp_history(n: int, cv: float, kind: str, total_rel: float, rng: np.random.Generator) -> History:
+def ramp_history(n: int, cv: float, kind: str, total_rel: float, rng: np.random.Generator) -> SyntheticHistory:
     h = with_steps(n, cv, kind, [], rng)
     h.values *= np.exp(np.linspace(0, np.log1p(total_rel), n))
     h.negatives.append((0, "ramp"))
     return h
-
-
-# --- asv result folders (format version 2, as asv 0.6 `asv run` writes them), for tests and benchmarks ---
-
-
-ENV = "virtualenv-py3.11-torch2.13.0"  # an environment name as asv makes them
-COLUMNS = ["result", "params", "version", "started_at", "duration", "stats_ci_99_a", "stats_ci_99_b",
-           "stats_q_25", "stats_q_75", "stats_number", "stats_repeat", "samples", "profile"]
-
-
-def write_asv_results(root, machine, commits, benchmarks, dates=None, env=ENV, machine_info=None) -> None:
-    """``benchmarks``: name -> dict(params=[[...]], param_names=[...], unit=..., values=[per-commit list of
-    per-combination values (None failed, nan skipped)])."""
-    root = Path(root)
-    (root / machine).mkdir(parents=True, exist_ok=True)
-    meta = {"version": 2}
-    if (root / "benchmarks.json").exists():
-        meta = json.loads((root / "benchmarks.json").read_text())
-    for name, b in benchmarks.items():
-        meta[name] = {"name": name, "params": b["params"], "param_names": b["param_names"], "unit": b["unit"],
-                      "type": "track" if ".track_" in name else "time", "version": "1"}
-    (root / "benchmarks.json").write_text(json.dumps(meta))
-    (root / machine / "machine.json").write_text(json.dumps(
-        {"machine": machine, "os": "Linux", "arch": "x86_64", "cpu": "test", "num_cpu": "2", "ram": "24GB",
-         "version": 1, **(machine_info or {})}))
-    for i, commit in enumerate(commits):
-        results = {}
-        for name, b in benchmarks.items():
-            vals = b["values"][i]
-            if vals is Ellipsis:  # benchmark absent at this commit
-                continue
-            results[name] = [vals, b["params"], "1", 0, 1.0] + [None] * (len(COLUMNS) - 5)
-        data = {"commit_hash": commit, "env_name": env, "date": (dates[i] if dates else 1_700_000_000_000 + i * 1000),
-                "params": {"python": "3.11", "machine": machine}, "python": "3.11", "requirements": {},
-                "env_vars": {}, "result_columns": COLUMNS, "results": results, "durations": {}, "version": 2}
-        (root / machine / f"{commit[:8]}-{env}.json").write_text(json.dumps(data, allow_nan=True))

@@ -11,7 +11,7 @@ import numpy as np
 from scipy import stats
 
 from . import datasets as D
-from .datasets import History
+from .datasets import SyntheticHistory
 
 # A detector: values -> indices of reported changes (first commit at the new level).
 Detector = Callable[[np.ndarray], Sequence[int]]
@@ -72,7 +72,7 @@ class Score:
         return float(np.median(self.delays)), float(np.percentile(self.delays, 90))
 
 
-def score(history: History, detector: Detector, *, tolerance: int = 3, max_delay: int = 10,
+def score(history: SyntheticHistory, detector: Detector, *, tolerance: int = 3, max_delay: int = 10,
           online: bool = True, best: Sequence[int] | None = None) -> Score:
     """Match reported changes to true steps within ``tolerance`` commits; the rest are false alarms.
 
@@ -116,7 +116,7 @@ def score(history: History, detector: Detector, *, tolerance: int = 3, max_delay
     return s
 
 
-def online_false_alarms(history: History, detector: Detector, *, start: int = 20, tolerance: int = 3) -> tuple[int, int]:
+def online_false_alarms(history: SyntheticHistory, detector: Detector, *, start: int = 20, tolerance: int = 3) -> tuple[int, int]:
     """False alarms as a nightly tracker raises them: run the detector on every prefix from ``start`` commits
     on and count each change reported away from every true step once (changes within ``tolerance`` commits
     of one already counted are the same alarm), even if a later prefix withdraws it.  Returns (alarms,
@@ -161,7 +161,7 @@ def _ar1_innovations(r: np.ndarray) -> np.ndarray:
     return np.concatenate([r[..., :1], (r[..., 1:] - phi * r[..., :-1]) / np.sqrt(1 - phi**2)], axis=-1)
 
 
-def oracle_places(history: History) -> list[int]:
+def oracle_places(history: SyntheticHistory) -> list[int]:
     """The best possible place of each of ``history``'s steps: the most likely commit given everything a
     detector must estimate (the noise's own density or, for AR(1), its whitened likelihood; every level; the
     other steps' places), searched between the neighbouring steps.  The step's commit is uniform, so over every
@@ -235,7 +235,7 @@ def oracle_delay_rate(kind: str, cv: float, rel: float, *, false_alarms_per_1000
     rng = np.random.default_rng(seed)
     d = float(np.log1p(rel))
 
-    def llr(hs: list[History]) -> np.ndarray:
+    def llr(hs: list[SyntheticHistory]) -> np.ndarray:
         return _step_llr(kind, cv, d, np.log(np.array([h.values / h.base for h in hs])))
 
     clean = llr([D.with_steps(n, cv, kind, [], rng) for _ in range(histories)])

@@ -1,0 +1,49 @@
+"""Reading asv result folders into series (mdperf.history over mdperf.asvresults)."""
+
+from mdperf import history
+from mdperf.regressions import analyse
+from histories import make_repo, write_asv_results as write_results
+import json
+
+
+def test_order_by_dates_without_repo(results):
+    repo, commits, rdir = results
+    rep = analyse(history.read(rdir, None))
+    assert rep.ordered_by == "date"
+    assert rep.flags[0].commit == commits[26] and rep.flags[0].range_start is None
+
+
+def test_robust_to_bad_files(results, tmp_path):
+    repo, commits, rdir = results
+    m = rdir / "runner-a"
+    (m / "deadbeef-corrupt.json").write_text('{"commit_hash": "dead", "results": {')
+    (m / "cafebabe-future.json").write_text(json.dumps({"commit_hash": "cafe", "version": 99, "results": {}}))
+    write_results(rdir, "runner-b", commits[:1], {  # a second machine with a single point
+        "md.Latency.track_latency_p50_ms": dict(params=[["'torch-lj'"]], param_names=["calculator"], unit="ms",
+                                                values=[[1.0]]),
+        "md.Energy.track_drift_mev_per_atom_ps": dict(params=[], param_names=[], unit="meV/atom/ps", values=[None]),
+    })
+    h = history.read(rdir, repo)
+    rep = analyse(h)
+    problems = [(p.path, p.reason) for p in rep.problems]
+    assert any(p.endswith("deadbeef-corrupt.json") and r.startswith("unreadable result file: JSONDecodeError")
+               for p, r in problems)
+    assert any(p.endswith("cafebabe-future.json") and "unknown result format version 99" in r for p, r in problems)
+    assert any("track_drift" in p and "all 1 values failed" in r for p, r in problems)
+    assert any("runner-b" in p and "only 1 point" in r for p, r in problems)
+    machines = {s.machine for s in h.series}
+    assert machines == {"runner-a", "runner-b"}
+    assert rep.flags  # the good series still analysed
+
+
+def test_parameters_changed_between_commits(tmp_path):
+    repo, commits = make_repo(tmp_path, 10)
+    write_results(tmp_path / "r", "m", commits[:5], {"b.track_x": dict(
+        params=[["1", "2"]], param_names=["n"], unit="ms", values=[[1.0, 2.0]] * 5)})
+    write_results(tmp_path / "r2", "m", commits[5:], {"b.track_x": dict(
+        params=[["1", "3"]], param_names=["n"], unit="ms", values=[[1.0, 3.0]] * 5)})
+    for f in (tmp_path / "r2" / "m").glob("*-*.json"):
+        f.rename(tmp_path / "r" / "m" / f.name)
+    h = history.read(tmp_path / "r", repo)
+    assert {s.params["n"] for s in h.series} == {"1", "2", "3"}
+    assert any("parameters changed between commits" in p.reason for p in h.problems)
