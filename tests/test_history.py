@@ -47,3 +47,19 @@ def test_parameters_changed_between_commits(tmp_path):
     h = history.read(tmp_path / "r", repo)
     assert {s.params["n"] for s in h.series} == {"1", "2", "3"}
     assert any("parameters changed between commits" in p.reason for p in h.problems)
+
+
+def test_commits_git_does_not_know_are_ordered_the_same_in_every_process(tmp_path):
+    # Ties of date were broken by set order, which Python's hash seed changes from process to process.
+    import subprocess
+    import sys
+
+    repo, _ = make_repo(tmp_path, 2)
+    commits = [f"{i:040x}" for i in range(1, 30)]
+    write_results(tmp_path / "r", "m", commits, {"b.track_x": dict(params=[], param_names=[], unit="ms",
+                                                                   values=[1.0] * len(commits))},
+                  dates=[1_700_000_000_000] * len(commits))
+    code = f"from mdperf import history; print(history.read({str(tmp_path / 'r')!r}, {str(repo)!r}).order)"
+    orders = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={"PYTHONHASHSEED": str(seed), "PATH": ""}).stdout for seed in range(4)}
+    assert len(orders) == 1

@@ -167,6 +167,6 @@ def _order(commits: set[str], dates: dict[str, float], repo: str | Path | None) 
         if order:
             known = set(order)
             # Commits git does not know (another clone's) go by date, after the known ones.
-            extra = sorted((c for c in commits if c not in known), key=lambda c: dates.get(c, 0.0))
+            extra = sorted((c for c in commits if c not in known), key=lambda c: (dates.get(c, 0.0), c))
             return order + extra, "git"
     return sorted(commits, key=lambda c: (dates.get(c, 0.0), c)), "date"
