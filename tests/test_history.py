@@ -55,7 +55,7 @@ def test_commits_git_does_not_know_are_ordered_the_same_in_every_process(tmp_pat
     import sys
 
     repo, _ = make_repo(tmp_path, 2)
-    commits = [f"{i:040x}" for i in range(1, 30)]
+    commits = [f"{i:08x}" + "0" * 32 for i in range(1, 30)]
     write_results(tmp_path / "r", "m", commits, {"b.track_x": dict(params=[], param_names=[], unit="ms",
                                                                    values=[1.0] * len(commits))},
                   dates=[1_700_000_000_000] * len(commits))
