@@ -51,6 +51,7 @@ def test_parameters_changed_between_commits(tmp_path):
 
 def test_commits_git_does_not_know_are_ordered_the_same_in_every_process(tmp_path):
     # Ties of date were broken by set order, which Python's hash seed changes from process to process.
+    import os
     import subprocess
     import sys
 
@@ -61,5 +62,5 @@ def test_commits_git_does_not_know_are_ordered_the_same_in_every_process(tmp_pat
                   dates=[1_700_000_000_000] * len(commits))
     code = f"from mdperf import history; print(history.read({str(tmp_path / 'r')!r}, {str(repo)!r}).order)"
     orders = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                             env={"PYTHONHASHSEED": str(seed), "PATH": ""}).stdout for seed in range(4)}
+                             env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(4)}
     assert len(orders) == 1
