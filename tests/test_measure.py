@@ -173,3 +173,18 @@ def test_cuda_matches_cpu():
     a.calc = TorchLennardJones(cutoff_a=8.5, device="cpu")
     b.calc = TorchLennardJones(cutoff_a=8.5, device="cuda")
     assert np.allclose(a.get_forces(), b.get_forces(), rtol=1e-8, atol=1e-10)
+
+
+def test_a_case_is_resolved_once_frozen_and_recorded_as_a_dict():
+    from dataclasses import FrozenInstanceError
+
+    from mdperf.measurement import Case, describe_case, measure_case
+
+    case = describe_case("ase-lj", "ar", 100, 20, warmup=2)
+    assert isinstance(case, Case) and case.atoms == 108 and case.timestep_fs == 5.0 and case.dtype == "float64"
+    with pytest.raises(FrozenInstanceError):
+        case.steps = 10  # type: ignore[misc]
+    assert Case.from_dict(case.to_dict()) == case
+    r = measure_case(case)
+    assert r.status == "ok", r.reason
+    assert r.case == case.to_dict() and len(r.samples["latency_ms"]) == 20

@@ -6,15 +6,15 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["measure", "Metric", "MeasureResult", "__version__"]
+__all__ = ["Case", "describe_case", "measure", "measure_case", "Metric", "MeasureResult", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
     # Lazy so that `import mdperf.systems` (and `mdperf list`) does not pay for importing torch.
-    if name == "measure":
-        from .measurement import measure
+    if name in ("Case", "describe_case", "measure", "measure_case"):
+        from . import measurement
 
-        return measure
+        return getattr(measurement, name)
     if name in ("Metric", "MeasureResult"):
         from . import result
 

@@ -112,15 +112,14 @@ def _progress_callback(console: Console, label: str) -> tuple[Callable[[int, int
 
 def _measure(args: argparse.Namespace, calc: str, console: Console, isolated: bool = False):
     from .isolate import measure_isolated
-    from .measurement import measure
+    from .measurement import describe_case, measure_case
 
+    case = describe_case(calc, args.system, args.atoms, args.steps, protocol=args.protocol, device=args.device,
+                         dtype=args.dtype, warmup=args.warmup, timestep_fs=args.timestep_fs,
+                         temperature_k=args.temperature_k, seed=args.seed)
     update, close = _progress_callback(console, f"{calc} on {args.system}")
     try:
-        return (measure_isolated if isolated else measure)(
-            calc, args.system, args.atoms, args.steps, protocol=args.protocol, device=args.device, dtype=args.dtype,
-            warmup=args.warmup, timestep_fs=args.timestep_fs, temperature_k=args.temperature_k, seed=args.seed,
-            progress=update,
-        )
+        return (measure_isolated if isolated else measure_case)(case, progress=update)
     finally:
         close()
 

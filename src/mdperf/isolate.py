@@ -15,14 +15,14 @@ import queue
 import time
 from typing import Any, Callable
 
-from .errors import UserError
+from .measurement import Case
 from .result import MeasureResult
 
 _PROGRESS_EVERY_S = 0.2  # progress messages from the child, at most this often
 
 
-def _child(kwargs: dict[str, Any], out: Any) -> None:
-    from .measurement import measure
+def _child(case: dict[str, Any], options: dict[str, Any], out: Any) -> None:
+    from .measurement import measure_case
 
     last = [0.0]
 
@@ -32,31 +32,24 @@ def _child(kwargs: dict[str, Any], out: Any) -> None:
             last[0] = now
             out.put(("progress", done, total))
 
-    try:
-        result = measure(**kwargs, progress=progress)
-    except UserError as exc:
-        out.put(("user-error", str(exc)))
-        return
+    result = measure_case(Case.from_dict(case), progress=progress, **options)
     out.put(("result", result.to_dict()))
 
 
-def measure_isolated(calculator: str, system: str, atoms: int, steps: int, *,
-                     progress: Callable[[int, int], None] | None = None, **kwargs: Any) -> MeasureResult:
-    """:func:`mdperf.measure` in a fresh (spawned) Python process; the same arguments and result.
+def measure_isolated(case: Case, *, progress: Callable[[int, int], None] | None = None,
+                     blowup_ev_per_atom: float = 1.0, repo: str = ".") -> MeasureResult:
+    """:func:`mdperf.measurement.measure_case` in a fresh (spawned) Python process; the same result.
 
-    Bad input raises :class:`~mdperf.errors.UserError` before any process starts.  A process that ends
-    without a result gives a result with status ``error`` and its exit code.
+    A process that ends without a result gives a result with status ``error`` and its exit code.
     """
     from . import environment
-    from .measurement import describe_case, finish
+    from .measurement import finish
 
-    case = describe_case(calculator, system, atoms, steps,
-                         **{k: v for k, v in kwargs.items() if k not in ("blowup_ev_per_atom", "repo")})
     # spawn, not fork: a forked child would inherit the parent's memory, peak RSS and any CUDA state.
     ctx = multiprocessing.get_context("spawn")
     messages = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(dict(kwargs, calculator=calculator, system=system, atoms=atoms,
-                                                 steps=steps), messages), daemon=True)
+    options = {"blowup_ev_per_atom": blowup_ev_per_atom, "repo": repo}
+    proc = ctx.Process(target=_child, args=(case.to_dict(), options, messages), daemon=True)
     proc.start()
     answer = None
     try:
@@ -80,9 +73,7 @@ def measure_isolated(calculator: str, system: str, atoms: int, steps: int, *,
         if proc.is_alive():
             proc.kill()
             proc.join()
-    if answer is not None and answer[0] == "user-error":
-        raise UserError(answer[1])
     if answer is not None:
         return MeasureResult.from_dict(answer[1])
-    lost = MeasureResult(case=case, environment=environment.collect(kwargs.get("repo", ".")))
+    lost = MeasureResult(case=case.to_dict(), environment=environment.collect(repo))
     return finish(lost, "error", f"measurement process exited with code {proc.exitcode}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Callable
 
 import numpy as np
@@ -78,11 +78,37 @@ def validate_case(device: str, steps: int, warmup: int, protocol: str, energy_in
         raise UserError(f"energy interval must be > 0, got {energy_interval}")
 
 
+@dataclass(frozen=True)
+class Case:
+    """One measured case, its defaults resolved: what a result's ``case`` record holds."""
+
+    calculator: str
+    system: str
+    atoms_requested: int
+    atoms: int  # as built: a whole number of unit cells
+    protocol: str
+    device: str
+    dtype: str
+    steps: int
+    warmup: int
+    timestep_fs: float
+    temperature_k: float
+    seed: int
+    energy_interval: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Case":
+        return cls(**{f.name: d[f.name] for f in fields(cls)})
+
+
 @dataclass
 class PreparedCase:
     """A case ready to step: the structure with its calculator attached, its dynamics, and the cold start."""
 
-    case: dict[str, Any]
+    case: Case
     structure: Atoms
     calc: Calculator
     dyn: MolecularDynamics
@@ -98,39 +124,35 @@ class PreparedCase:
 
 def describe_case(calculator: str, system: str, atoms: int, steps: int, *, protocol: str = "nve",
                   device: str = "cpu", dtype: str | None = None, warmup: int = 20, timestep_fs: float | None = None,
-                  temperature_k: float | None = None, seed: int = 0, energy_interval: int = 10) -> dict[str, Any]:
-    """Check the arguments (bad input raises UserError) and resolve their defaults into the case record."""
+                  temperature_k: float | None = None, seed: int = 0, energy_interval: int = 10) -> Case:
+    """Check the arguments (bad input raises UserError) and resolve their defaults into the case."""
     validate_case(device, steps, warmup, protocol, energy_interval)
     spec = systems.get_system(system)
     entry = calculators.resolve(calculator)
-    n_atoms = systems.atom_count(system, atoms)
-    return {
-        "calculator": calculator, "system": system, "atoms_requested": atoms, "atoms": n_atoms,
-        "protocol": protocol, "device": device, "dtype": entry.effective_dtype(dtype), "steps": steps,
-        "warmup": warmup, "timestep_fs": spec.timestep_fs if timestep_fs is None else float(timestep_fs),
-        "temperature_k": spec.temperature_k if temperature_k is None else float(temperature_k), "seed": seed,
-        "energy_interval": energy_interval,
-    }
+    return Case(calculator=calculator, system=system, atoms_requested=atoms, atoms=systems.atom_count(system, atoms),
+                protocol=protocol, device=device, dtype=entry.effective_dtype(dtype), steps=steps, warmup=warmup,
+                timestep_fs=spec.timestep_fs if timestep_fs is None else float(timestep_fs),
+                temperature_k=spec.temperature_k if temperature_k is None else float(temperature_k), seed=seed,
+                energy_interval=energy_interval)
 
 
-def prepare(case: dict[str, Any]) -> PreparedCase:
+def prepare(case: Case) -> PreparedCase:
     """Build the structure, the calculator (timed: model load, first call) and the dynamics for ``case``.
 
     Raises :class:`Unsupported` when the calculator is unavailable or cannot run the case, :class:`BlowUp` on a
     non-finite first evaluation; anything the calculator raises propagates.
     """
-    entry = calculators.resolve(case["calculator"])
-    availability = entry.availability(case["device"])
+    entry = calculators.resolve(case.calculator)
+    availability = entry.availability(case.device)
     if not availability.available:
         raise Unsupported(availability.reason)
-    spec = systems.get_system(case["system"])
-    structure = systems.build(case["system"], case["atoms_requested"], temperature_k=case["temperature_k"],
-                              seed=case["seed"])
-    gpu = case["device"] == "cuda"
+    spec = systems.get_system(case.system)
+    structure = systems.build(case.system, case.atoms_requested, temperature_k=case.temperature_k, seed=case.seed)
+    gpu = case.device == "cuda"
     _sync(gpu)
     # Cold start: build the calculator (model load) and its first evaluation (compile, first neighbour list).
     t0 = time.perf_counter()
-    calc = entry.create(device=case["device"], dtype=case["dtype"], system=spec)
+    calc = entry.create(device=case.device, dtype=case.dtype, system=spec)
     t1 = time.perf_counter()
     structure.calc = calc
     forces = structure.get_forces()
@@ -141,8 +163,8 @@ def prepare(case: dict[str, Any]) -> PreparedCase:
         raise BlowUp(0, "nan", f"energy is {energy0} on the first evaluation")
     if not np.all(np.isfinite(forces)):
         raise BlowUp(0, "nan", "forces contain NaN or inf on the first evaluation")
-    dyn = make_dynamics(structure, case["protocol"], timestep_fs=case["timestep_fs"],
-                        temperature_k=case["temperature_k"], seed=case["seed"])
+    dyn = make_dynamics(structure, case.protocol, timestep_fs=case.timestep_fs, temperature_k=case.temperature_k,
+                        seed=case.seed)
     return PreparedCase(case, structure, calc, dyn, gpu, t1 - t0, t2 - t1)
 
 
@@ -172,8 +194,14 @@ def measure(
     case = describe_case(calculator, system, atoms, steps, protocol=protocol, device=device, dtype=dtype,
                          warmup=warmup, timestep_fs=timestep_fs, temperature_k=temperature_k, seed=seed,
                          energy_interval=energy_interval)
-    result = MeasureResult(case=case, environment=environment.collect(repo))
-    gpu = device == "cuda"
+    return measure_case(case, blowup_ev_per_atom=blowup_ev_per_atom, progress=progress, repo=repo)
+
+
+def measure_case(case: Case, *, blowup_ev_per_atom: float = 1.0, progress: Callable[[int, int], None] | None = None,
+                 repo: str = ".") -> MeasureResult:
+    """:func:`measure` for a case :func:`describe_case` made."""
+    result = MeasureResult(case=case.to_dict(), environment=environment.collect(repo))
+    gpu = case.device == "cuda"
     nvml, nvml_reason = (memory.open_nvml() if gpu else (None, "not on CUDA"))
     try:
         _sync(gpu)
@@ -182,11 +210,14 @@ def measure(
         result.metrics["model_load_ms"] = Metric.ok(prepared.model_load_s * 1e3, "ms")
         result.metrics["first_call_ms"] = Metric.ok(prepared.first_call_s * 1e3, "ms")
         result.metrics["cold_start_ms"] = Metric.ok((prepared.model_load_s + prepared.first_call_s) * 1e3, "ms")
-        if warmup:
-            prepared.dyn.run(warmup)
-        _timed_run(result, prepared.dyn, prepared.structure, prepared.calc, steps, gpu, energy_interval,
-                   blowup_ev_per_atom, case["temperature_k"], case["timestep_fs"], progress, nvml, nvml_baseline,
-                   nvml_reason)
+        if case.warmup:
+            prepared.dyn.run(case.warmup)
+        _timed_run(result, prepared, blowup_ev_per_atom, progress)
+        if gpu:  # read at once, before anything else takes device memory
+            if nvml is not None and nvml_baseline is not None:
+                result.metrics["gpu_nvml_used_mib"] = Metric.ok(nvml.used_mib() - nvml_baseline, "MiB")
+            else:
+                result.metrics["gpu_nvml_used_mib"] = Metric.skipped("MiB", nvml_reason)
     except Unsupported as exc:
         return finish(result, "skipped", str(exc))
     except BlowUp as exc:
@@ -267,18 +298,19 @@ class StepRecorder:
             self.progress(k, self.steps)
 
 
-def _timed_run(result, dyn, structure, calc, steps, gpu, energy_interval, blowup_ev_per_atom, temperature_k,
-               timestep_fs, progress, nvml, nvml_baseline, nvml_reason) -> None:
-    n_atoms = len(structure)
-    nve = result.case["protocol"] == "nve"
+def _timed_run(result: MeasureResult, prepared: PreparedCase, blowup_ev_per_atom: float,
+               progress: Callable[[int, int], None] | None) -> None:
+    case, dyn, structure, gpu = prepared.case, prepared.dyn, prepared.structure, prepared.gpu
+    n_atoms, timestep_fs, energy_interval = len(structure), case.timestep_fs, case.energy_interval
+    steps, nve = case.steps, case.protocol == "nve"
     synchronize = None
     if gpu:
         import torch
 
         synchronize = torch.cuda.synchronize
-    rec = StepRecorder(structure, calc, steps, energy_interval=energy_interval, nve=nve,
+    rec = StepRecorder(structure, prepared.calc, steps, energy_interval=energy_interval, nve=nve,
                        blowup_ev_per_atom=blowup_ev_per_atom,
-                       temperature_limit_k=max(10 * temperature_k, temperature_k + 5000.0),
+                       temperature_limit_k=max(10 * case.temperature_k, case.temperature_k + 5000.0),
                        progress=progress, synchronize=synchronize)
     if gpu:
         import torch
@@ -311,10 +343,6 @@ def _timed_run(result, dyn, structure, calc, steps, gpu, energy_interval, blowup
         result.metrics["gpu_peak_allocated_mib"] = Metric.ok(cuda["peak_allocated_mib"], "MiB")
         result.metrics["gpu_peak_reserved_mib"] = Metric.ok(cuda["peak_reserved_mib"], "MiB")
         result.metrics["gpu_memory_growth_mib"] = Metric.ok(cuda["allocated_mib"] - gpu_start, "MiB")
-        if nvml is not None and nvml_baseline is not None:
-            result.metrics["gpu_nvml_used_mib"] = Metric.ok(nvml.used_mib() - nvml_baseline, "MiB")
-        else:
-            result.metrics["gpu_nvml_used_mib"] = Metric.skipped("MiB", nvml_reason)
 
     valid = ~np.isnan(e_total)
     times_ps = e_steps[valid] * timestep_fs / 1e3

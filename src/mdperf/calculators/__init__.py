@@ -11,7 +11,7 @@ import importlib.metadata
 import importlib.util
 import inspect
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from ase.calculators.calculator import Calculator
@@ -53,7 +53,6 @@ class CalculatorEntry:
     devices: tuple[str, ...] = ("cpu",)
     dtypes: tuple[str, ...] = ("float64",)
     origin: str = "built-in"
-    tags: tuple[str, ...] = field(default_factory=tuple)
 
     def availability(self, device: str = "cpu") -> Availability:
         for module in self.requires:
