@@ -20,14 +20,14 @@ PROFILES = {
     # smoke runs and the test-suite: one small case
     "quick": {"calculator": ["torch-lj"], "atoms": [108], "device": ["cpu"], "system": "ar", "steps": 200,
               "warmup": 5, "reference_max_atoms": 512},
-    # one commit in under 5 minutes on a 2-core CPU machine (docs/tracking.md has the measured time)
+    # one commit in under 5 minutes on a 2-core CPU machine (docs/guides/tracking.md has the measured time)
     "default": {"calculator": ["emt", "torch-lj", "torch-nn"], "atoms": [256, 2048], "device": ["cpu"],
                 "system": "cu", "steps": 1000, "warmup": 20, "reference_max_atoms": 512},
     # the nightly GPU runner: every calculator, up to 100,000 atoms, CPU and CUDA
     "full": {"calculator": ["emt", "ase-lj", "torch-lj", "torch-morse", "torch-nn", "mace", "sevennet"],
              "atoms": [256, 2048, 16384, 100000], "device": ["cpu", "cuda"], "system": "cu", "steps": 1000,
              "warmup": 20, "reference_max_atoms": 20000,
-             # Measured on an 80 GB H100 (docs/gpu.md): SevenNet 7net-0 holds ~4.8 MiB per Cu atom, so 16,384
+             # Measured on an 80 GB H100 (docs/results/gpu.md): SevenNet 7net-0 holds ~4.8 MiB per Cu atom, so 16,384
              # atoms ran out of memory; the fixed-seed MACE needs ~1 MiB per atom and 0.72 s per step at
              # 16,384, so 100,000 would not fit the card and would take over an hour per commit.
              "max_atoms": {"sevennet": 2048, "mace": 16384}},
@@ -48,7 +48,7 @@ def _skip_reason_too_big(calculator, atoms, device):
         return f"{calculator} is a CPU reference; profile {PROFILE_NAME} skips it above {limit} atoms"
     cap = PROFILE.get("max_atoms", {}).get(calculator)
     if cap is not None and atoms > cap:
-        return f"profile {PROFILE_NAME} runs {calculator} up to {cap} atoms (its GPU memory and time, docs/gpu.md)"
+        return f"profile {PROFILE_NAME} runs {calculator} up to {cap} atoms (its GPU memory and time, docs/results/gpu.md)"
     return None
 
 

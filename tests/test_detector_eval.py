@@ -1,4 +1,4 @@
-"""The evaluation script behind docs/regressions-eval.md runs end to end, on a tiny sample."""
+"""The evaluation script behind docs/results/regressions-eval.md runs end to end, on a tiny sample."""
 
 import json
 import re

@@ -21,7 +21,7 @@ def _all_metrics_have_status(r):
 
 
 def test_nve_result_has_every_metric_with_status(monkeypatch):
-    # The allocator setting is recorded: it changes the reserved and NVML figures many-fold (docs/gpu.md).
+    # The allocator setting is recorded: it changes the reserved and NVML figures many-fold (docs/results/gpu.md).
     monkeypatch.setenv("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
     r = measure("torch-lj", "ar", 108, 200, warmup=5)
     assert r.status == "ok", r.reason

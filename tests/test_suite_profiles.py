@@ -29,7 +29,7 @@ def test_full_profile_caps_the_ml_potentials_at_what_an_80gb_gpu_holds(monkeypat
     # SevenNet ran out of memory at 16,384 atoms on an 80 GB H100; MACE would need ~100 GiB at 100,000.
     assert skip("sevennet", 2048, "cuda") is None
     assert skip("sevennet", 16384, "cuda") == ("profile full runs sevennet up to 2048 atoms "
-                                               "(its GPU memory and time, docs/gpu.md)")
+                                               "(its GPU memory and time, docs/results/gpu.md)")
     assert skip("mace", 16384, "cuda") is None
     assert "up to 16384 atoms" in skip("mace", 100000, "cpu")
     assert skip("torch-nn", 100000, "cuda") is None

@@ -1,4 +1,4 @@
-"""Performance figures for the measurement core; writes docs/performance-core.md.
+"""Performance figures for the measurement core; writes docs/results/performance-core.md.
 
     python benchmarks/scripts/core_performance.py [--device cpu|cuda] [--quick]
 
@@ -98,9 +98,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer pairs and sizes (a smoke run)")
     ap.add_argument("--pairs", type=int, default=None, help="interleaved pairs for the overhead (default 20)")
     ap.add_argument("--out", default=None,
-                    help="markdown file (default docs/performance-core.md, or performance-core-cuda.md on CUDA)")
+                    help="markdown file (default docs/results/performance-core.md, or performance-core-cuda.md on CUDA)")
     args = ap.parse_args()
-    out = Path(args.out or ROOT / "docs" / ("performance-core-cuda.md" if args.device == "cuda" else
+    out = Path(args.out or ROOT / "docs" / "results" / ("performance-core-cuda.md" if args.device == "cuda" else
                                             "performance-core.md"))
     pairs = args.pairs or (4 if args.quick else 20)
     threads = torch.get_num_threads()

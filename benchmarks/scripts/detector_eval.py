@@ -4,7 +4,7 @@
                                                [--oracle-histories N] [--delay-histories N] [--quick]
                                                [--out FILE]
 
-Writes docs/regressions-eval.md (and .json).  Histories: 150 commits; noise of three kinds (Gaussian with
+Writes docs/results/regressions-eval.md (and .json).  Histories: 150 commits; noise of three kinds (Gaussian with
 heavy-tailed slow outliers, bimodal clock states, AR(1)) at coefficients of variation 0.5-5 %; one step of
 1-20 % at a random commit; pairs of close steps; and negatives (clean, reverting +15 % spikes, slow 5 % ramps).
 
@@ -177,7 +177,7 @@ def main() -> None:
     ap.add_argument("--delay-histories", type=int, default=8000,
                     help="clean simulated histories per noise kind that set the nightly reference's alarm threshold")
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default=str(ROOT / "docs" / "regressions-eval.md"))
+    ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "regressions-eval.md"))
     args = ap.parse_args()
     h = 4 if args.quick else args.histories
     t0 = time.perf_counter()

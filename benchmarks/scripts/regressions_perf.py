@@ -4,7 +4,7 @@
 
 Writes an asv results folder (100 benchmarks x 10 parameter values, one result file per commit, a step in
 a tenth of the series), then times reading it and the whole analysis, in-process, best of 3; figures to
-docs/performance-regressions.md.
+docs/results/performance-regressions.md.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--series", type=int, default=1000)
     ap.add_argument("--commits", type=int, default=1000)
-    ap.add_argument("--out", default=str(ROOT / "docs" / "performance-regressions.md"))
+    ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "performance-regressions.md"))
     args = ap.parse_args()
     n_bench, n_param = max(1, args.series // 10), 10
     rng = np.random.default_rng(0)

@@ -75,7 +75,7 @@ def collect(repo: str | Path = ".") -> dict[str, Any]:
     }
     for dist in ("mdperf", "ase", "torch", "numpy", "vesin", "nvidia-ml-py"):
         env[f"{dist}_version"] = _version(dist)
-    # torch's CUDA allocator settings change the reserved and NVML figures many-fold (docs/gpu.md).
+    # torch's CUDA allocator settings change the reserved and NVML figures many-fold (docs/results/gpu.md).
     env["pytorch_cuda_alloc_conf"] = os.environ.get("PYTORCH_CUDA_ALLOC_CONF", "")
     env.update(gpu_info())
     env.update(git_state(repo))
