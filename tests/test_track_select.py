@@ -7,7 +7,7 @@ import pytest
 from mdperf.asvconf import AsvSetup
 from mdperf.errors import UserError
 from mdperf.track import select_commits
-from test_regressions import make_repo
+from histories import make_repo
 
 
 def setup_for(repo, first_commit=None, default_last=3):
