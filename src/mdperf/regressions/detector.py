@@ -37,6 +37,9 @@ class DetectorConfig:
     persist: int = 3  # confirmed only if found, this near, without the newest commit too (0: off)...
     persist_z: float = 5.0  # ... unless its z-score is at least this
     persist_z_min: float = 3.0  # z the shorter series needs once more than confirm_after commits sit at the new level
+    jump_k: float = 5.0  # a lag-1 difference this many robust spreads wide is a jump, not noise
+    young: int = 30  # commits up to which a series is young: its correlation is hard to tell from its changes
+    alt_z: float = 6.0  # correlation read off a series gives way to changes this strong under independent noise
 
 
 @dataclass
@@ -76,34 +79,78 @@ def _significant_phi(est: float, n: int) -> float:
     return min(est, 0.9) if est > 1 / np.sqrt(n) else 0.0
 
 
+def _diffs(y: np.ndarray, lag: int, bkps: list[int] | tuple[int, ...] = ()) -> np.ndarray:
+    """Lag-``lag`` differences of ``y``, none across a change point of ``bkps``."""
+    if not bkps:
+        return y[lag:] - y[:-lag]
+    edges = [0, *bkps, y.size]
+    parts = [y[a + lag:b] - y[a:b - lag] for a, b in zip(edges, edges[1:]) if b - a > lag]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def jumps(y: np.ndarray, k: float) -> list[int]:
+    """Where the series jumps: lag-1 differences more than ``k`` times their robust spread (a few steps barely
+    move the MAD), so that the changes sought are not read as noise."""
+    d = np.diff(y)
+    if d.size < 4:
+        return []
+    spread = _mad_sigma(d)
+    found = np.flatnonzero(d != 0) if spread <= 0 else np.flatnonzero(np.abs(d - np.median(d)) > k * spread)
+    # More than a few jumps are the noise itself (two clock states), not changes.
+    return [int(i) + 1 for i in found] if found.size <= 3 else []
+
+
 def noise_model(y: np.ndarray, scale: Literal["mad", "trimmed"] = "mad",
-                phi: float | None = None) -> tuple[float, float]:
+                phi: float | None = None, bkps: list[int] | tuple[int, ...] = ()) -> tuple[float, float]:
     """Marginal sigma and AR(1) coefficient phi of a series that may hold steps, outliers and ramps, from its
-    differences (blind to steps and ramps).  ``scale``: the differences' spread from their MAD (a series that
-    still holds its outliers) or their trimmed sd (one cleaned of them).  ``phi`` given: sigma for that phi."""
+    differences (blind to steps and ramps), none taken across a change point of ``bkps``.  ``scale``: the
+    differences' spread from their MAD (a series that still holds its outliers) or their trimmed sd (one
+    cleaned of them).  ``phi`` given: sigma for that phi."""
     n = y.size
     if n < 3:
         return float("nan"), 0.0
     spread = _mad_sigma if scale == "mad" else _trimmed_sigma
+    d1, d4 = _diffs(y, 1, bkps), _diffs(y, 4, bkps)
+    if d1.size < 2:
+        return float("nan"), 0.0
     if phi is None:
         phi = 0.0
         if n >= 10:
             # First differences of AR(1) noise have lag-1 correlation -(1 - phi) / 2.
-            d = np.diff(y)
-            rho = float(stats.spearmanr(d[:-1], d[1:]).statistic)
+            a, b = (d1[:-1], d1[1:]) if not bkps else _pairs(y, bkps)
+            rho = _spearman(a, b)
             if np.isfinite(rho):
                 phi = _significant_phi(1 + 2 * rho, n)
-    if phi > 0 and n >= 8:
+    if phi > 0 and n >= 8 and d4.size >= 2:
         # Var(y[t+k] - y[t]) = 2 sigma^2 (1 - phi^k): lag 4 is far less shrunk by the correlation than lag 1.
-        sigma = spread(y[4:] - y[:-4]) / np.sqrt(2 * (1 - phi**4))
+        sigma = spread(d4) / np.sqrt(2 * (1 - phi**4))
     else:
-        sigma = spread(np.diff(y)) / np.sqrt(2)
-        if n >= 8:
+        sigma = spread(d1) / np.sqrt(2)
+        if n >= 8 and d4.size >= 2:
             # A variance-ratio test: correlated noise whose phi read 0 still shows in lag-4 differences.
-            sigma4 = spread(y[4:] - y[:-4]) / np.sqrt(2)
+            sigma4 = spread(d4) / np.sqrt(2)
             if sigma4 > sigma * (1 + 1 / np.sqrt(n)):
                 sigma = sigma4
     return float(sigma), float(phi)
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Rank correlation; NaN where it is undefined (fewer than 3 pairs, a constant side)."""
+    if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(stats.spearmanr(a, b).statistic)
+
+
+def _pairs(y: np.ndarray, bkps: list[int] | tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Consecutive pairs of first differences, both within one segment."""
+    edges = [0, *bkps, y.size]
+    a, b = [], []
+    for lo, hi in zip(edges, edges[1:]):
+        d = np.diff(y[lo:hi])
+        if d.size >= 2:
+            a.append(d[:-1])
+            b.append(d[1:])
+    return (np.concatenate(a), np.concatenate(b)) if a else (np.zeros(0), np.zeros(0))
 
 
 _PHI_LAGS = np.arange(1, 9)
@@ -118,10 +165,9 @@ def variogram_phi(y: np.ndarray, bkps: list[int]) -> float:
     k = min(_PHI_LAGS.size, n // 3)
     if n < 10 or k < 2:
         return 0.0
-    edges = [0, *bkps, n]
     v = []
     for j in range(1, k + 1):
-        d = np.concatenate([y[a + j:b] - y[a:b - j] for a, b in zip(edges, edges[1:]) if b - a > j])
+        d = _diffs(y, j, bkps)
         v.append(_trimmed_sigma(d) if d.size >= 4 else 0.0)
     v = np.asarray(v)
     if np.any(v <= 0):
@@ -255,20 +301,52 @@ class Fit:
         return self.y.size
 
 
+SIGMA_FLOOR = 1e-4  # keeps a flat series from flagging round-off
+LAG1_RATIO_MAX = 2.0  # sigma over the lag-1 differences' sigma, at most: AR(1) noise with phi <= 0.75
+
+
+def _bounded(sigma: float, phi: float, sigma1: float) -> tuple[float, float]:
+    """Noise that the changes themselves cannot inflate: no more than LAG1_RATIO_MAX times what the lag-1
+    differences (which a few steps barely touch) read, and a phi consistent with that."""
+    if sigma1 <= SIGMA_FLOOR:  # no noise at all (an iteration count, bytes): nothing to correlate
+        return min(sigma, LAG1_RATIO_MAX * SIGMA_FLOOR), 0.0
+    return min(sigma, LAG1_RATIO_MAX * sigma1), min(phi, 1 - LAG1_RATIO_MAX**-2)
+
+
+def _separated(before: np.ndarray, after: np.ndarray) -> bool:
+    """Every point of one side beyond every point of the other."""
+    return bool(before.max() < after.min() or before.min() > after.max())
+
+
 def fit(x: np.ndarray, config: DetectorConfig) -> Fit:
     n = x.size
     y, scale = _transform(x)
-    sigma = max(noise_model(y)[0], 1e-4)  # the floor keeps a flat series from flagging round-off
+    sigma = max(noise_model(y)[0], SIGMA_FLOOR)
     clean, _ = hampel(y, sigma, config.hampel_k)
-    sigma, phi = noise_model(clean, "trimmed")
+    jumped = jumps(clean, config.jump_k)
+    sigma1 = max(_trimmed_sigma(_diffs(clean, 1, jumped)) / np.sqrt(2), SIGMA_FLOOR)
+    sigma, phi = _bounded(*noise_model(clean, "trimmed", bkps=jumped), sigma1)
     bkps, slope = segmentation(clean, sigma, phi, config)
     # phi read again from every lag within the segments found; where it differs, sigma and segments follow.
-    phi2 = variogram_phi(clean - slope * np.arange(n), bkps)
+    phi2 = variogram_phi(clean - slope * np.arange(n), sorted(set(bkps) | set(jumped)))
     if abs(phi2 - phi) > 0.1:
-        phi = phi2
-        sigma, _ = noise_model(clean, "trimmed", phi=phi)
+        sigma, phi = _bounded(noise_model(clean, "trimmed", phi=phi2, bkps=jumped)[0], phi2, sigma1)
         bkps, slope = segmentation(clean, sigma, phi, config)
-    sigma = max(sigma, 1e-4)
+    if phi > 0 and n <= config.young:
+        # Correlation read off a short series may be its changes: where segmenting it as independent noise
+        # finds more changes, and no correlation is left within those segments, the changes are taken.
+        alt, alt_slope = segmentation(clean, sigma1, 0.0, config)
+        if len(alt) > len(bkps):
+            cuts = sorted(set(alt) | set(jumped))
+            detrended = clean - alt_slope * np.arange(n)
+            if variogram_phi(detrended, cuts) == 0.0:
+                sigma_alt = min(noise_model(clean, "trimmed", phi=0.0, bkps=cuts)[0], LAG1_RATIO_MAX * sigma1)
+                edges = [0, *alt, n]
+                if all(abs(step_z(detrended[a:b], detrended[b:c], sigma_alt, 0.0)) >= config.alt_z
+                       and _separated(clean[a:b], clean[b:c]) for a, b, c in zip(edges, edges[1:], edges[2:])):
+                    sigma, phi = sigma_alt, 0.0
+                    bkps, slope = segmentation(clean, sigma, phi, config)
+    sigma = max(sigma, SIGMA_FLOOR)
     # Degrees of freedom of sigma: n - 1 differences at the trimmed sd's efficiency on normal noise (~0.8).
     zf = _z_reader(sigma, phi, max(0.8 * (n - 1), 1.0))
     if slope:
