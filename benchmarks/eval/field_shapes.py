@@ -93,10 +93,14 @@ def young(cv: float, kind: str, rng: np.random.Generator, before: int = 8, lasti
 def outlier_cluster(n: int, cv: float, kind: str, rng: np.random.Generator) -> SyntheticHistory:
     """Clean noise with 1-3 clusters of 2-3 commits each +8 % to +37 % slower: not lasting changes."""
     h = SyntheticHistory(_history(np.full(n, 10.0), cv, kind, rng), [], kind, cv)
-    for _ in range(int(rng.integers(1, 4))):
-        at, width = int(rng.integers(5, n - 4)), int(rng.integers(2, 4))
+    at = int(rng.integers(5, 15))
+    for _ in range(int(rng.integers(1, 4))):  # apart by 8 or more commits: each its own cluster
+        width = int(rng.integers(2, 4))
+        if at + width > n - 2:
+            break
         h.values[at:at + width] *= 1 + rng.uniform(0.08, 0.37)
         h.negatives.append((at, "cluster"))
+        at += width + int(rng.integers(8, 20))
     return h
 
 

@@ -18,7 +18,7 @@ from scipy.ndimage import median_filter
 from scipy.special import logsumexp
 
 State = Literal["confirmed", "suspected"]
-Kind = Literal["regression", "improvement"]
+Kind = Literal["regression", "improvement", "transient"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class DetectorConfig:
     p_max: float = 0.05  # Mann-Whitney U on the raw values
     persist: int = 3  # confirmed only if found, this near, without the newest commit too (0: off)...
     persist_z: float = 5.0  # ... unless its z-score is at least this
+    transient_max: int = 3  # a run of at most this many commits that returns to the earlier level is a transient
     persist_z_min: float = 3.0  # z the shorter series needs once more than confirm_after commits sit at the new level
     jump_k: float = 5.0  # a lag-1 difference this many robust spreads wide is a jump, not noise
     young: int = 30  # commits up to which a series is young: its correlation is hard to tell from its changes
@@ -52,7 +53,7 @@ class Change:
     p_value: float
     state: State
     kind: Kind
-    n_after: int = 0
+    n_after: int = 0  # commits at the new level (a transient: commits it lasted)
 
 
 # --- the noise model --------------------------------------------------------------------------------------
@@ -493,7 +494,7 @@ def _detect_once(x: np.ndarray, higher_is_better: bool, config: DetectorConfig) 
     if recent is not None:
         changes = sorted([*changes, recent], key=lambda c: c.index)
     tail = judge_tail(f, changes, higher_is_better, config)
-    return [*changes, tail] if tail is not None else changes
+    return transients(f, [*changes, tail] if tail is not None else changes, config)
 
 
 # --- state ------------------------------------------------------------------------------------------------
@@ -525,10 +526,44 @@ def confirm(x: np.ndarray, changes: list[Change], higher_is_better: bool, config
         c.state = "suspected"
 
 
+def transients(f: Fit, changes: list[Change], config: DetectorConfig) -> list[Change]:
+    """A change whose new level lasts at most ``transient_max`` commits before the series comes back to where
+    it was (no significant change, within half the excursion) is a transient, not a regression and its fix; the return is not a
+    change of its own."""
+    bounds = sorted(set(f.bkps) | {c.index for c in changes})
+    out: list[Change] = []
+    returns: set[int] = set()
+    for c in changes:
+        if c.index in returns:
+            continue
+        ends = [b for b in bounds if b > c.index]
+        e = ends[0] if ends else f.n
+        if c.kind == "transient" or e - c.index > config.transient_max or e >= f.n:
+            out.append(c)
+            continue
+        stop = min([b for b in ends if b > e] + [f.n, e + config.local_window])
+        lo = max([0] + [b for b in bounds if b < c.index] + [c.index - config.local_window])
+        before, after = f.clean[lo:c.index], f.clean[e:stop]
+        during = float(np.median(f.y[c.index:e]))
+        gap = abs(float(np.median(after)) - float(np.median(before)))
+        if gap < 0.5 * abs(during - float(np.median(before))) and (before.size < 2 or f.z(before, after) < config.z_min):
+            out.append(replace(c, kind="transient", state="confirmed", n_after=e - c.index))
+            returns.add(e)
+        else:
+            out.append(c)
+    return [c for c in out if c.index not in returns or c.kind == "transient"]
+
+
 def detect(values: np.ndarray | list[float], *, higher_is_better: bool = False,
            config: DetectorConfig = DetectorConfig()) -> list[Change]:
-    """Changes in ``values`` (one series, oldest first, no missing points), oldest first."""
+    """Changes in ``values`` (one series, oldest first), oldest first.  Non-finite values are left out; the
+    indices count every value."""
     x = np.asarray(values, dtype=float)
-    changes = _detect_once(x, higher_is_better, config)
-    confirm(x, changes, higher_is_better, config)
+    keep = np.flatnonzero(np.isfinite(x))
+    if keep.size < x.size:
+        return [replace(c, index=int(keep[c.index])) for c in detect(x[keep], higher_is_better=higher_is_better,
+                                                                     config=config)]
+    with np.errstate(all="ignore"):
+        changes = _detect_once(x, higher_is_better, config)
+        confirm(x, changes, higher_is_better, config)
     return changes
