@@ -1,13 +1,15 @@
 """The ``mdperf`` command line: list, run, compare, track, publish, preview.
 
-Exit codes: 0 done; 1 a measurement failed or was skipped, or (track) some commits failed to build or
-benchmark; 2 bad input or could not run at all (one line on stderr, no traceback).
+Exit codes (docs/reference/exit-codes.md): 0 done; 1 a measurement failed or was skipped, (track) some commits
+failed to build or benchmark, (regressions) a new confirmed regression; 2 bad input or could not run at all (one
+line on stderr, no traceback); 3 an internal error of mdperf's.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Callable, Sequence
@@ -19,7 +21,7 @@ from rich.table import Table
 
 from .errors import UserError
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 PROGRESS_AFTER_S = 2.0  # a bar only for runs longer than this
 
 # The metrics `mdperf run` prints, in order.
@@ -78,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("--format", default="table", help="table | markdown | json")
     reg.add_argument("--config", default=None, help="regression settings (TOML); default: the repository's pyproject")
     reg.add_argument("--site-url", default="", help="prefix for graph links in Markdown (e.g. the published site's URL)")
+    reg.add_argument("--record", default=None,
+                     help="file of regressions already alerted: each is new once (default, in a tracked repository: "
+                          "<results>/../mdperf/reported-regressions.json)")
+    reg.add_argument("--no-record", action="store_true", help="neither read nor write the record")
     pub = sub.add_parser("publish", help="publish the asv site from the results")
     pub.add_argument("--repo", default=".")
     pub.add_argument("--config", default=None)
@@ -270,6 +276,7 @@ EXIT_NEW_REGRESSION = 1
 def cmd_regressions(args: argparse.Namespace, console: Console) -> int:
     from . import asvconf, git
     from .regressions import analyse_results, config, report
+    from .regressions.record import FILE_NAME as RECORD_FILE
 
     if args.format not in ("table", "markdown", "json"):
         raise UserError(f"unknown format {args.format!r}; valid: table, markdown, json")
@@ -279,12 +286,15 @@ def cmd_regressions(args: argparse.Namespace, console: Console) -> int:
     except UserError:
         if args.repo:
             raise
-    results = args.results
+    results, record = args.results, args.record
     if results is None:
         if repo is None:
             raise UserError("no --results given and not inside a git repository with an asv.conf.json")
-        results = asvconf.load(repo).results_dir
-    rep = analyse_results(results, repo, config.load(args.config, repo), since=args.since)
+        setup = asvconf.load(repo)
+        results = setup.results_dir
+        record = record or setup.state_dir / RECORD_FILE
+    rep = analyse_results(results, repo, config.load(args.config, repo), since=args.since,
+                          record=None if args.no_record else record)
     if args.format == "json":
         print(report.to_json(rep))
     elif args.format == "markdown":
@@ -327,9 +337,17 @@ def cmd_preview(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _console(stderr: bool = False) -> Console:
+    """Rich's console; off a terminal (CI logs, pipes) never cut at 80 columns."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=max(int(os.environ.get("COLUMNS", "0") or 0), 400))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    console = Console()
-    err = Console(stderr=True)
+    console = _console()
+    err = _console(stderr=True)
     try:
         args = build_parser().parse_args(argv)
         commands = {"list": lambda: cmd_list(console), "run": lambda: cmd_run(args, console),
@@ -345,6 +363,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `mdperf regressions | head`
         return EXIT_OK
+    except Exception as exc:  # a bug of mdperf's, never to be read as a result (exit 1 is a regression)
+        err.print(f"mdperf: internal error: {type(exc).__name__}: {exc} (please report it; MDPERF_DEBUG=1 shows "
+                  "the traceback)", highlight=False, markup=False, soft_wrap=True)
+        if os.environ.get("MDPERF_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

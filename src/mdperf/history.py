@@ -1,7 +1,7 @@
 """Reading asv results into series: one per (benchmark, parameter combination, machine, environment).
 
-The files are read by :mod:`mdperf.asvresults`.  Commit order comes from git when the measured repository is given, else from the commit dates stored in the
-results.  Anything unreadable is reported as a problem (which file, why) and skipped.
+The files are read by :mod:`mdperf.asvresults`.  Commit order comes from git when the measured repository is
+given, else from the commit dates stored in the results.  Anything unreadable is reported as a problem (which file, why) and skipped.
 """
 
 from __future__ import annotations
@@ -50,6 +50,12 @@ class History:
     order: list[str]  # every known commit, oldest first (git order when available)
     machines: dict[str, dict[str, Any]]
     ordered_by: str  # "git" or "date"
+    dates: dict[str, float] = field(default_factory=dict)  # commit -> its date (ms since the epoch), from asv
+
+    @property
+    def measured(self) -> set[str]:
+        """The commits with at least one value."""
+        return {c for s in self.series for c in s.commits}
 
     def position(self) -> dict[str, int]:
         return {c: i for i, c in enumerate(self.order)}
@@ -158,7 +164,7 @@ def read(results_dir: str | Path, repo: str | Path | None = None,
         s.commits = [s.commits[i] for i in idx]
         s.values = [s.values[i] for i in idx]
         kept.append(s)
-    return History(kept, problems, order, machines, ordered_by)
+    return History(kept, problems, order, machines, ordered_by, dates)
 
 
 def _order(commits: set[str], dates: dict[str, float], repo: str | Path | None) -> tuple[list[str], str]:

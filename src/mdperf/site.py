@@ -1,8 +1,9 @@
 """mdperf's page on the asv site: every commit with its flags, linked from asv's front page.
 
 ``mdperf.html`` (static, no script: it renders from a file:// URL too) lists commits newest first with their
-regressions (red), improvements (green) and suspected changes (amber), each linking to the benchmark's asv
-graph; ``mdperf-flags.json`` beside it holds the same flags (the ``mdperf regressions --format json`` schema).
+regressions (red), improvements (green), transients (grey) and suspected changes (amber), each linking to the
+benchmark's asv graph; ``mdperf-flags.json`` beside it holds the same flags (the ``mdperf regressions --format
+json`` schema).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from . import git
 from .regressions.model import Flag, Report
-from .regressions.report import to_json
+from .regressions.report import headline, level, state_text, to_json
 from .result import atomic_write_text
 
 PAGE = "mdperf.html"
@@ -27,6 +28,7 @@ td, th { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }
 tr.regression-confirmed td { background: #f8d0d0; }
 tr.improvement-confirmed td { background: #d3f2d3; }
 tr.suspected td { background: #fbe7b5; }
+tr.transient-confirmed td { background: #e8e8e8; }
 h2 { margin-top: 1.2em; font-size: 1.1em; }
 code { font-size: 0.95em; }
 """
@@ -34,20 +36,20 @@ code { font-size: 0.95em; }
 
 def _row(f: Flag) -> str:
     cls = f"{f.kind}-{f.state}" if f.state == "confirmed" else "suspected"
-    label = f"{f.state} {f.kind}" + (" (new)" if f.new else "")
-    return (f'<tr class="{cls}" data-commit="{f.commit}" data-kind="{f.kind}" data-state="{f.state}">'
-            f'<td><a href="index.html{html.escape(f.graph)}">{html.escape(f.benchmark)}</a></td>'
-            f"<td>{html.escape(f.params_text)}</td><td>{html.escape(f.machine)}</td>"
-            f"<td>{f.change_pct:+.1f}%</td><td>{f.before:.4g} → {f.after:.4g} {html.escape(f.unit)}</td>"
-            f"<td>{label}</td></tr>")
+    e = html.escape
+    return (f'<tr class="{e(cls)}" data-commit="{e(f.commit)}" data-kind="{e(f.kind)}" data-state="{e(f.state)}">'
+            f'<td><a href="index.html{e(f.graph)}">{e(f.benchmark)}</a></td>'
+            f"<td>{e(f.params_text)}</td><td>{e(f.machine)}</td>"
+            f"<td>{f.change_pct:+.1f}%</td><td>{e(level(f.before, f.unit))} → {e(level(f.after, f.unit))}</td>"
+            f"<td>{e(state_text(f))}</td></tr>")
 
 
 def render(report: Report, repo: Path | None = None) -> str:
-    commits = list(dict.fromkeys(f.commit for f in report.flags))
-    subjects = git.subjects(repo, commits)
+    subjects = {f.commit: f.subject for f in report.flags if f.subject}
+    missing = [c for c in dict.fromkeys(f.commit for f in report.flags) if c not in subjects]
+    subjects.update(git.subjects(repo, missing))
     body = ["<h1>mdperf: changes commit by commit</h1>",
-            f"<p>{report.n_series} series over {report.n_commits} commits; "
-            f"{len(report.new_confirmed_regressions)} new confirmed regression(s). "
+            f"<p>{html.escape(headline(report))}. "
             f'<a href="index.html">Back to the benchmarks</a> · <a href="{FLAGS_JSON}">flags as JSON</a></p>']
     if not report.flags:
         body.append('<p id="no-flags">No regressions or improvements flagged.</p>')
@@ -56,7 +58,8 @@ def render(report: Report, repo: Path | None = None) -> str:
         start = flags[0].range_start
         title = f"{start[:8]}..{commit[:8]}" if start else commit[:8]
         subject = html.escape(subjects.get(commit, ""))
-        body.append(f'<h2 id="commit-{commit}"><code>{title}</code> {subject}</h2>')
+        date = f' <small>{html.escape(flags[0].date)}</small>' if flags[0].date else ""
+        body.append(f'<h2 id="commit-{html.escape(commit)}"><code>{html.escape(title)}</code> {subject}{date}</h2>')
         body.append("<table><tr><th>benchmark</th><th>parameters</th><th>machine</th><th>change</th>"
                     "<th>before → after</th><th>state</th></tr>")
         body.extend(_row(f) for f in flags)

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from ..history import Problem, Series
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2
 
 
 @dataclass
@@ -20,7 +20,7 @@ class Flag:
     machine: str
     env: str
     unit: str
-    kind: str  # regression | improvement
+    kind: str  # regression | improvement | transient (a run of 1-3 commits that came back)
     state: str  # confirmed | suspected
     change_pct: float
     before: float
@@ -29,6 +29,9 @@ class Flag:
     p_value: float
     new: bool
     graph: str  # link into the asv site, relative to its index.html
+    commits_at_level: int = 0  # commits measured at the new level (a transient: how many it lasted)
+    date: str | None = None  # the commit's date (UTC), from asv's results
+    subject: str = ""  # the commit's subject line, where the repository is known
     position: int = field(default=0, repr=False)  # in the global commit order
 
     @property
@@ -53,6 +56,15 @@ class Report:
     @property
     def new_confirmed_regressions(self) -> list[Flag]:
         return [f for f in self.flags if f.new and f.kind == "regression" and f.state == "confirmed"]
+
+    @property
+    def confirmed(self) -> list[Flag]:
+        return [f for f in self.flags if f.state == "confirmed"]
+
+    @property
+    def suspected(self) -> list[Flag]:
+        """Flags to watch: not yet confirmed."""
+        return [f for f in self.flags if f.state == "suspected"]
 
     def to_dict(self) -> dict[str, Any]:
         return {
