@@ -319,3 +319,71 @@ def test_step_z_is_a_true_z_score_under_correlated_noise():
     naive = np.array([step_z(y[:12], y[12:], 0.01, 0.0) for y in (np.log(D.noise(16, 0.01, "ar1", rng))
                                                                   for _ in range(2000))])
     assert np.std(naive) > 1.2
+
+
+# --- the shapes real histories have (benchmarks/eval/field_shapes.py), each with its expected flags ---------
+
+
+def confirmed(changes, kind=None):
+    return [c for c in changes if c.state == "confirmed" and c.kind != "transient" and (kind is None or c.kind == kind)]
+
+
+def test_a_young_history_shows_its_regression_and_its_fix():
+    # 8 commits, +20 % for 5, the fix, 5 more, at 3 % noise: every slow commit sits 6 sigma above the others.
+    found = 0
+    for seed in range(40):
+        v = noisy(18, cv=0.03, seed=seed)
+        v[8:13] *= 1.2
+        found += [(c.index, c.kind) for c in confirmed(detect(v))] == [(8, "regression"), (13, "improvement")]
+    assert found >= 37  # 40 of 40 (192 of 200 over seeds 0-199); none before the noise model stopped reading
+    # the block as correlated noise
+
+
+def test_exact_metrics_are_flagged_at_every_change_with_their_levels():
+    # An iteration count, exactly constant at 2.66, moving to 6.79 and settling at 3.50.
+    v = np.array([2.66] * 20 + [6.79] * 8 + [3.50] * 12)
+    got = confirmed(detect(v))
+    assert [(c.index, c.kind) for c in got] == [(20, "regression"), (28, "improvement")]
+    assert (got[0].before, got[0].after, got[1].after) == pytest.approx((2.66, 6.79, 3.50))
+    # Deterministic memory +60 % for 4 commits, then back: both ends.
+    m = np.full(30, 512.0 * 2**20)
+    m[12:16] *= 1.6
+    assert [(c.index, c.kind) for c in confirmed(detect(m))] == [(12, "regression"), (16, "improvement")]
+
+
+def test_a_staircase_is_found_step_by_step():
+    # 12.7 -> 15.6 -> 17.6 ms with 0.05 % noise: two steps, each at its commit, neither level a blend.
+    v = noisy(60, cv=0.0005, base=12.7)
+    v[25:] *= 15.6 / 12.7
+    v[37:] *= 17.6 / 15.6
+    got = confirmed(detect(v))
+    assert [c.index for c in got] == [25, 37]
+    assert [round(c.before, 1) for c in got] == [12.7, 15.6] and [round(c.after, 1) for c in got] == [15.6, 17.6]
+
+
+def test_a_transient_excursion_that_settles_is_a_regression_at_its_first_commit():
+    # 152 -> 4,200 for three commits, then settling at 700-940.
+    rng = np.random.default_rng(3)
+    v = 152 * np.exp(rng.normal(0, 0.01, 60))
+    v[30:33] = 4200 * np.exp(rng.normal(0, 0.01, 3))
+    v[33:] = rng.uniform(700, 940, 27)
+    regs = confirmed(detect(v), "regression")
+    assert regs and regs[0].index == 30
+
+
+def test_a_run_of_one_to_three_commits_that_comes_back_is_a_transient():
+    for width in (1, 2, 3):
+        v = noisy(60, cv=0.01, seed=width)
+        v[30:30 + width] *= 1.3
+        got = detect(v)
+        assert not confirmed(got), got
+        # One or two commits are outliers to the rolling median (not reported); three, a transient.
+        assert [(c.index, c.kind, c.n_after) for c in got] == ([(30, "transient", 3)] if width == 3 else [])
+
+
+def test_the_noise_model_is_not_inflated_by_the_changes_it_looks_for():
+    from mdperf.regressions.detector import DetectorConfig, fit
+
+    v = np.array([2.66] * 20 + [6.79] * 8 + [3.50] * 12)
+    f = fit(v, DetectorConfig())
+    assert f.phi == 0.0 and f.sigma <= 1e-3  # was sigma 0.27, phi 0.9: the steps read as correlated noise

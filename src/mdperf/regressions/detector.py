@@ -40,7 +40,8 @@ class DetectorConfig:
     persist_z_min: float = 3.0  # z the shorter series needs once more than confirm_after commits sit at the new level
     jump_k: float = 5.0  # a lag-1 difference this many robust spreads wide is a jump, not noise
     young: int = 30  # commits up to which a series is young: its correlation is hard to tell from its changes
-    alt_z: float = 6.0  # correlation read off a series gives way to changes this strong under independent noise
+    alt_min_rel: float = 0.05  # ... and at least this large (log scale)
+    alt_z: float = 5.0  # correlation read off a series gives way to changes this strong under independent noise
 
 
 @dataclass
@@ -333,18 +334,20 @@ def fit(x: np.ndarray, config: DetectorConfig) -> Fit:
     if abs(phi2 - phi) > 0.1:
         sigma, phi = _bounded(noise_model(clean, "trimmed", phi=phi2, bkps=jumped)[0], phi2, sigma1)
         bkps, slope = segmentation(clean, sigma, phi, config)
-    if phi > 0 and n <= config.young:
-        # Correlation read off a short series may be its changes: where segmenting it as independent noise
-        # finds more changes, and no correlation is left within those segments, the changes are taken.
+    if n <= config.young:
+        # Correlation or spread read off a short series may be its changes: where segmenting it as independent
+        # noise finds strong, fully separated changes and no correlation is left within them, they are taken.
         alt, alt_slope = segmentation(clean, sigma1, 0.0, config)
-        if len(alt) > len(bkps):
+        if alt and len(alt) >= len(bkps):
             cuts = sorted(set(alt) | set(jumped))
             detrended = clean - alt_slope * np.arange(n)
             if variogram_phi(detrended, cuts) == 0.0:
-                sigma_alt = min(noise_model(clean, "trimmed", phi=0.0, bkps=cuts)[0], LAG1_RATIO_MAX * sigma1)
+                sigma_alt = max(_trimmed_sigma(_diffs(clean, 1, cuts)) / np.sqrt(2), SIGMA_FLOOR)
                 edges = [0, *alt, n]
                 if all(abs(step_z(detrended[a:b], detrended[b:c], sigma_alt, 0.0)) >= config.alt_z
-                       and _separated(clean[a:b], clean[b:c]) for a, b, c in zip(edges, edges[1:], edges[2:])):
+                       and _separated(clean[a:b], clean[b:c])
+                       and abs(np.median(clean[b:c]) - np.median(clean[a:b])) >= config.alt_min_rel
+                       for a, b, c in zip(edges, edges[1:], edges[2:])):
                     sigma, phi = sigma_alt, 0.0
                     bkps, slope = segmentation(clean, sigma, phi, config)
     sigma = max(sigma, SIGMA_FLOOR)
