@@ -146,7 +146,19 @@ def test_a_flag_resting_on_the_newest_commit_stays_suspected():
     assert [(c.index, c.state) for c in detect(v)] == [(54, "suspected")]
     w = noisy(60, seed=12)
     w[-3:] *= 1.03
+    # Three commits at a new level may yet be a transient (they come back): confirmed with the fourth.
+    assert [(c.index, c.state) for c in detect(w)] == [(57, "suspected")]
+    w = noisy(61, seed=12)
+    w[-4:] *= 1.03
     assert [(c.index, c.state) for c in detect(w)] == [(57, "confirmed")]
+
+
+def test_three_commits_that_come_back_on_the_fourth_never_confirm():
+    v = noisy(40, cv=0.01, seed=4)
+    v[34:37] *= 1.3  # commits 34-36 slow, 37 back
+    for end in range(35, 41):
+        assert not [c for c in detect(v[:end]) if c.state == "confirmed" and c.kind == "regression"], end
+    assert [(c.index, c.kind) for c in detect(v)] == [(34, "transient")]
 
 
 def test_a_step_four_commits_old_needs_less_from_the_night_before():
@@ -168,12 +180,12 @@ def test_a_large_step_is_confirmed_without_a_second_analysis(monkeypatch):
     calls = []
     once = detector._detect_once
     monkeypatch.setattr(detector, "_detect_once", lambda x, *a: calls.append(x.size) or once(x, *a))
-    v = noisy(103, seed=13)
+    v = noisy(104, seed=13)
     v[100:] *= 1.10
-    assert [(c.index, c.state) for c in detect(v)] == [(100, "confirmed")] and calls == [103]
+    assert [(c.index, c.state) for c in detect(v)] == [(100, "confirmed")] and calls == [104]
     calls.clear()
     detect(v, config=DetectorConfig(persist_z=99.0))
-    assert calls == [103, 102]
+    assert calls == [104, 103]
 
 
 def test_sigma_of_correlated_noise_whose_phi_reads_zero_is_not_too_low():

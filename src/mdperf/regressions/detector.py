@@ -232,10 +232,12 @@ def hampel(y: np.ndarray, sigma: float, k: float) -> tuple[np.ndarray, np.ndarra
 def _transform(values: np.ndarray) -> tuple[np.ndarray, float]:
     """Log values, or, for a series not positive throughout, values over their typical size (returned; 0 for
     logs)."""
-    if np.all(values > 0):
+    if np.all(values > 0) and np.all(np.isfinite(np.log(values))):
         return np.log(values), 0.0
-    scale = float(np.median(np.abs(values))) or 1.0
-    return values / scale, scale
+    for scale in (float(np.median(np.abs(values))), float(np.max(np.abs(values), initial=0.0)), 1.0):
+        if scale > 1e-300 and np.isfinite(scale) and np.all(np.isfinite(values / scale)):
+            return values / scale, scale
+    return np.clip(values, -1e300, 1e300) / 1e300, 1e300
 
 
 def _segment(y: np.ndarray, pen: float) -> tuple[list[int], float]:
@@ -266,6 +268,8 @@ def segmentation(clean: np.ndarray, sigma: float, phi: float, config: DetectorCo
     sigma = max(sigma, 1e-4)
     sigma_eff = sigma * np.sqrt((1 + phi) / (1 - phi))  # the long-run sigma under AR(1)
     pen = config.penalty_beta * sigma_eff**2 * np.log(n)
+    if not (np.isfinite(pen) and pen > 0 and np.all(np.isfinite(clean))):
+        return [], 0.0
     bkps, cost = _segment(clean, pen)
     slope = 0.0
     t = np.arange(n, dtype=float)
@@ -384,7 +388,9 @@ def make_change(f: Fit, b: int, lo: int, hi: int, higher_is_better: bool, config
         return None
     worse = (delta < 0) if higher_is_better else (delta > 0)
     n_after = f.n - b
-    state: State = "confirmed" if (n_after >= config.confirm_after and not tail) else "suspected"
+    # Confirmed once it has outlasted a transient: a run of transient_max commits may yet come back.
+    state: State = ("confirmed" if n_after >= max(config.confirm_after, config.transient_max + 1) and not tail
+                    else "suspected")
     trend = f.slope * b  # the levels where the series stood at the change
     to = np.exp if not f.scale else (lambda v: v * f.scale)
     return Change(index=int(b), before=float(to(mb + trend)), after=float(to(ma + trend)), rel_change=rel,
@@ -506,6 +512,13 @@ def _detect_once(x: np.ndarray, higher_is_better: bool, config: DetectorConfig) 
 def confirm(x: np.ndarray, changes: list[Change], higher_is_better: bool, config: DetectorConfig) -> None:
     """A confirmed change below ``persist_z`` must show, in any state, in the series without its newest commit
     too (within ``persist`` commits), or it is set back to suspected."""
+    last = float(np.log(x[-1])) if x.size and x[-1] > 0 and all(c.before > 0 for c in changes) else None
+    for c in changes:
+        # A new level no longer than a transient, whose newest commit is back nearer the old level, may yet be one.
+        if (c.state == "confirmed" and c.kind != "transient" and c.n_after <= config.transient_max + 1
+                and last is not None and c.after > 0
+                and abs(last - np.log(c.after)) > abs(last - np.log(c.before))):
+            c.state = "suspected"
     young = [c for c in changes if c.state == "confirmed" and c.z < config.persist_z]
     if not config.persist or not young:
         return
@@ -546,7 +559,7 @@ def transients(f: Fit, changes: list[Change], config: DetectorConfig) -> list[Ch
             continue
         stop = min([b for b in ends if b > e] + [f.n, e + config.local_window])
         lo = max([0] + [b for b in bounds if b < c.index] + [c.index - config.local_window])
-        before, after = f.clean[lo:c.index], f.clean[e:stop]
+        before, after = f.y[lo:c.index], f.y[e:stop]  # raw: the filter reads the newest commits from too few
         during = float(np.median(f.y[c.index:e]))
         gap = abs(float(np.median(after)) - float(np.median(before)))
         if gap < 0.5 * abs(during - float(np.median(before))) and (before.size < 2 or f.z(before, after) < config.z_min):
