@@ -512,13 +512,16 @@ def _detect_once(x: np.ndarray, higher_is_better: bool, config: DetectorConfig) 
 def confirm(x: np.ndarray, changes: list[Change], higher_is_better: bool, config: DetectorConfig) -> None:
     """A confirmed change below ``persist_z`` must show, in any state, in the series without its newest commit
     too (within ``persist`` commits), or it is set back to suspected."""
-    last = float(np.log(x[-1])) if x.size and x[-1] > 0 and all(c.before > 0 for c in changes) else None
+    logs = np.log(x) if x.size and np.all(x > 0) else None
     for c in changes:
-        # A new level no longer than a transient, whose newest commit is back nearer the old level, may yet be one.
-        if (c.state == "confirmed" and c.kind != "transient" and c.n_after <= config.transient_max + 1
-                and last is not None and c.after > 0
-                and abs(last - np.log(c.after)) > abs(last - np.log(c.before))):
-            c.state = "suspected"
+        # A new level that has only just outlasted a transient, whose newest commits (those past transient_max)
+        # are back nearer the old level, may yet be one.
+        extra = c.n_after - config.transient_max
+        if (c.state == "confirmed" and c.kind != "transient" and 1 <= extra <= 2 and logs is not None
+                and c.before > 0 and c.after > 0):
+            newest = float(np.median(logs[-extra:]))
+            if abs(newest - np.log(c.after)) > abs(newest - np.log(c.before)):
+                c.state = "suspected"
     young = [c for c in changes if c.state == "confirmed" and c.z < config.persist_z]
     if not config.persist or not young:
         return
