@@ -90,7 +90,7 @@ def _diffs(y: np.ndarray, lag: int, bkps: list[int] | tuple[int, ...] = ()) -> n
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
-def jumps(y: np.ndarray, k: float) -> list[int]:
+def jumps(y: np.ndarray, k: float, min_jump: float = 0.05) -> list[int]:
     """Where the series jumps: lag-1 differences more than ``k`` times their robust spread (a few steps barely
     move the MAD), so that the changes sought are not read as noise."""
     d = np.diff(y)
@@ -98,8 +98,18 @@ def jumps(y: np.ndarray, k: float) -> list[int]:
         return []
     spread = _mad_sigma(d)
     found = np.flatnonzero(d != 0) if spread <= 0 else np.flatnonzero(np.abs(d - np.median(d)) > k * spread)
-    # More than a few jumps are the noise itself (two clock states), not changes.
-    return [int(i) + 1 for i in found] if found.size <= 3 else []
+    # A jump is a new level that lasts: the medians of the 5 commits either side differ as much (a burst of
+    # slow runs on a two-state clock comes back within a few).
+    w = 5
+    shift = {int(i) + 1: abs(np.median(y[i + 1:i + 1 + w]) - np.median(y[max(0, i + 1 - w):i + 1])) for i in found}
+    cuts = [i for i, m in shift.items() if spread <= 0 or m > k * spread]
+    if len(cuts) > 3:
+        # Many jumps may be the noise itself (two clock states): only those of 5 % or more, a few commits
+        # apart at most, are taken for changes.
+        cuts = [i for i in cuts if shift[i] >= min_jump]
+        if len(cuts) > 3 and np.median(np.diff([0, *cuts, y.size])) < 4:
+            return []
+    return cuts
 
 
 def noise_model(y: np.ndarray, scale: Literal["mad", "trimmed"] = "mad",
@@ -384,7 +394,8 @@ def make_change(f: Fit, b: int, lo: int, hi: int, higher_is_better: bool, config
     if not tail and z < config.z_min:
         return None
     p = float(stats.mannwhitneyu(before, after, alternative="two-sided").pvalue) if before.size > 1 else float("nan")
-    if not tail and not p <= config.p_max:
+    # Three against three can never reach p 0.05: fully separated sides are as clear as ranks can say.
+    if not tail and not (p <= config.p_max or (min(before.size, after.size) >= 3 and _separated(before, after))):
         return None
     worse = (delta < 0) if higher_is_better else (delta > 0)
     n_after = f.n - b
