@@ -213,7 +213,7 @@ def main() -> None:
         f"Produced by `python benchmarks/scripts/detector_eval.py --histories {h} --online-histories {oh} "
         f"--headline-histories {hh}` on {datetime.date.today().isoformat()} ({elapsed:.0f} s on 2 cores). "
         f"{h} histories of {N} commits per cell, {hh} per headline cell; the method and the noise models are "
-        "described in the script's docstring and in `mdperf/regressions/datasets.py`.",
+        "described in the script's docstring and in `benchmarks/eval/datasets.py`.",
         "",
         "## Headline: a 3 % step at 1 % noise",
         "",
