@@ -36,12 +36,12 @@ class DetectorConfig:
     p_max: float = 0.05  # Mann-Whitney U on the raw values
     persist: int = 3  # confirmed only if found, this near, without the newest commit too (0: off)...
     persist_z: float = 5.0  # ... unless its z-score is at least this
-    transient_max: int = 3  # a run of at most this many commits that returns to the earlier level is a transient
     persist_z_min: float = 3.0  # z the shorter series needs once more than confirm_after commits sit at the new level
+    transient_max: int = 3  # a run of at most this many commits that returns to the earlier level is a transient
     jump_k: float = 5.0  # a lag-1 difference this many robust spreads wide is a jump, not noise
     young: int = 30  # commits up to which a series is young: its correlation is hard to tell from its changes
-    alt_min_rel: float = 0.05  # ... and at least this large (log scale)
     alt_z: float = 5.0  # correlation read off a series gives way to changes this strong under independent noise
+    alt_min_rel: float = 0.05  # ... and at least this large (log scale)
 
 
 @dataclass
