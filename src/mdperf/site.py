@@ -12,7 +12,6 @@ import html
 from itertools import groupby
 from pathlib import Path
 
-from . import git
 from .regressions.model import Flag, Report
 from .regressions.report import headline, level, state_text, to_json
 from .result import atomic_write_text
@@ -44,10 +43,8 @@ def _row(f: Flag) -> str:
             f"<td>{e(state_text(f))}</td></tr>")
 
 
-def render(report: Report, repo: Path | None = None) -> str:
-    subjects = {f.commit: f.subject for f in report.flags if f.subject}
-    missing = [c for c in dict.fromkeys(f.commit for f in report.flags) if c not in subjects]
-    subjects.update(git.subjects(repo, missing))
+def render(report: Report) -> str:
+    subjects = {f.commit: f.subject for f in report.flags if f.subject}  # filled by analyse_results
     body = ["<h1>mdperf: changes commit by commit</h1>",
             f"<p>{html.escape(headline(report))}. "
             f'<a href="index.html">Back to the benchmarks</a> · <a href="{FLAGS_JSON}">flags as JSON</a></p>']
@@ -73,11 +70,11 @@ def render(report: Report, repo: Path | None = None) -> str:
             + "\n".join(body) + "\n</body></html>\n")
 
 
-def write(html_dir: Path, report: Report, repo: Path | None = None) -> Path:
+def write(html_dir: Path, report: Report) -> Path:
     """Write the page and its JSON into the published site and link the page from asv's navigation bar."""
     page = html_dir / PAGE
     atomic_write_text(html_dir / FLAGS_JSON, to_json(report))
-    atomic_write_text(page, render(report, repo))
+    atomic_write_text(page, render(report))
     index = html_dir / "index.html"
     text = index.read_text()
     if NAV_MARK not in text:
