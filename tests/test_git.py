@@ -27,3 +27,23 @@ def test_outside_a_repository(tmp_path):
     assert git.head_state(tmp_path) == (None, None) and git.topo_order(tmp_path) is None
     with pytest.raises(UserError, match="git log"):
         git.git(tmp_path, "log")
+
+
+def test_first_parent_order_places_a_branch_before_its_merge(tmp_path):
+    repo, commits = make_repo(tmp_path, 2)
+    run = lambda *a: git.git(repo, *a)  # noqa: E731
+    run("checkout", "-q", "-b", "topic")
+    (repo / "g.txt").write_text("topic")
+    run("add", "g.txt")
+    run("commit", "-q", "-m", "topic work")
+    side = run("rev-parse", "HEAD")
+    run("checkout", "-q", "main")
+    (repo / "f.txt").write_text("main moved on")
+    run("commit", "-q", "-am", "main work")
+    main_work = run("rev-parse", "HEAD")
+    run("merge", "-q", "--no-ff", "-m", "merge topic", "topic")
+    merge = run("rev-parse", "HEAD")
+    order = git.first_parent_order(repo)
+    assert order[:2] == commits and order[-1] == merge
+    assert set(order[2:4]) == {side, main_work}  # the side commit before the merge that brought it in
+    assert git.first_parent_list(repo, "HEAD") == [merge, main_work, commits[1], commits[0]]

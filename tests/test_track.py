@@ -124,6 +124,22 @@ def test_results_for_every_commit_and_the_slow_one_is_slower(history):
     assert old["md.Latency.track_latency_p50_ms"][0] > 0
 
 
+def test_each_measured_run_records_what_the_machine_was(history):
+    from mdperf import history as hist
+
+    results = history["repo"] / ".asv" / "results"
+    h = hist.read(results, history["repo"])
+    runs = h.runs[history["machine"]]
+    measured = {c for r in runs for c in r.commits}
+    c = history["commits"]
+    assert c["base"] in measured and c["slow"] in measured
+    facts = [r.facts for r in runs if c["base"] in r.commits][0]
+    assert facts["kernel"] and facts["cpu"]  # the facts the detector compares between runs
+    lines = (results / history["machine"] / "mdperf-runs.jsonl").read_text().splitlines()
+    assert {json.loads(line)["commit"] for line in lines} >= {c["base"], c["slow"], c["fixed"]}
+    assert not {json.loads(line)["commit"] for line in lines} & {c["broken"], c["dependency"]}
+
+
 def test_site_has_index_and_graphs(history):
     html = history["repo"] / ".asv" / "html"
     assert (html / "index.html").exists()

@@ -11,9 +11,11 @@ COLUMNS = ["result", "params", "version", "started_at", "duration", "stats_ci_99
            "stats_q_25", "stats_q_75", "stats_number", "stats_repeat", "samples", "profile"]
 
 
-def write_asv_results(root, machine, commits, benchmarks, dates=None, env=ENV, machine_info=None) -> None:
+def write_asv_results(root, machine, commits, benchmarks, dates=None, env=ENV, machine_info=None,
+                      started_at=None) -> None:
     """``benchmarks``: name -> dict(params=[[...]], param_names=[...], unit=..., values=[per-commit list of
-    per-combination values (None failed, nan skipped)])."""
+    per-combination values (None failed, nan skipped)], optional versions=[per-commit benchmark version]).
+    ``started_at``: per commit, when its run began (ms since the epoch); absent, asv's 0 (no run time)."""
     root = Path(root)
     (root / machine).mkdir(parents=True, exist_ok=True)
     meta = {"version": 2}
@@ -32,7 +34,9 @@ def write_asv_results(root, machine, commits, benchmarks, dates=None, env=ENV, m
             vals = b["values"][i]
             if vals is Ellipsis:  # benchmark absent at this commit
                 continue
-            results[name] = [vals, b["params"], "1", 0, 1.0] + [None] * (len(COLUMNS) - 5)
+            version = b["versions"][i] if "versions" in b else "1"
+            started = started_at[i] if started_at else 0
+            results[name] = [vals, b["params"], version, started, 1.0] + [None] * (len(COLUMNS) - 5)
         data = {"commit_hash": commit, "env_name": env, "date": (dates[i] if dates else 1_700_000_000_000 + i * 1000),
                 "params": {"python": "3.11", "machine": machine}, "python": "3.11", "requirements": {},
                 "env_vars": {}, "result_columns": COLUMNS, "results": results, "durations": {}, "version": 2}

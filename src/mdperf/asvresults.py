@@ -15,6 +15,8 @@ from typing import Any
 
 MACHINE_JSON = "machine.json"
 BENCHMARKS_JSON = "benchmarks.json"
+# mdperf's record of what the machine was at each run, beside asv's files; asv reads only *.json, so it is skipped.
+RUNS_JSONL = "mdperf-runs.jsonl"
 
 
 class ResultsError(ValueError):
@@ -40,6 +42,13 @@ class ResultFile:
     date: float | None  # the commit's date, ms since the epoch
     rows: dict[str, Row]
     durations: dict[str, float]  # setup_cache and build durations, s
+
+    @property
+    def run_at(self) -> float | None:
+        """When asv began this file's run (ms since the epoch): its earliest ``started_at``; None if unrecorded."""
+        times = [float(r.started_at) for r in self.rows.values()
+                 if isinstance(r.started_at, (int, float)) and r.started_at > 0]
+        return min(times) if times else None
 
     @property
     def benchmark_s(self) -> float:
@@ -136,3 +145,36 @@ def load_benchmarks(root: str | Path) -> dict[str, dict[str, Any]] | None:
     except (OSError, ValueError) as exc:
         raise ResultsError(f"unreadable benchmarks.json: {exc}") from None
     return {k: v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else {}
+
+
+def load_runs(machine_dir: str | Path) -> tuple[dict[tuple[str, str], dict[str, str]], list[str]]:
+    """The machine facts mdperf recorded per run: (commit, env) -> facts, and a reason per unreadable line."""
+    f = Path(machine_dir) / RUNS_JSONL
+    facts: dict[tuple[str, str], dict[str, str]] = {}
+    problems: list[str] = []
+    if not f.exists():
+        return facts, problems
+    try:
+        lines = f.read_text().splitlines()
+    except OSError as exc:
+        return facts, [f"unreadable: {exc}"]
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            facts[(str(d["commit"]), str(d["env"]))] = {str(k): str(v) for k, v in dict(d["facts"]).items()}
+        except (ValueError, KeyError, TypeError) as exc:
+            problems.append(f"line {i}: {type(exc).__name__}: {exc}")
+    return facts, problems
+
+
+def append_runs(machine_dir: str | Path, entries: list[dict[str, Any]]) -> None:
+    """Add runs' facts (dicts of commit, env, started_at, facts) to the machine's record, whole or not at all."""
+    f = Path(machine_dir) / RUNS_JSONL
+    old = f.read_text() if f.exists() else ""
+    if old and not old.endswith("\n"):
+        old += "\n"
+    tmp = f.with_name(f.name + ".tmp")
+    tmp.write_text(old + "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
+    tmp.replace(f)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import os
 import platform
@@ -54,6 +55,53 @@ def gpu_info() -> dict[str, Any]:
     except Exception as exc:  # no driver, no library: NVML says so with an exception
         info["gpu_reason"] = info["gpu_reason"] or f"NVML unavailable: {type(exc).__name__}"
     return info
+
+
+def machine_facts() -> dict[str, str]:
+    """What may vary between runs of one named machine and move every benchmark: CPU model and flags, kernel,
+    OS image (a GitHub runner's image and version), GPU, driver and clocks.  Only the facts that could be read."""
+    facts: dict[str, str] = {"cpu": cpu_model(), "kernel": platform.release()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):  # a digest: the list is long, only its changing matters
+                facts["cpu_flags"] = hashlib.sha256(line.split(":", 1)[1].strip().encode()).hexdigest()[:12]
+                break
+    except OSError:
+        pass
+    if os.environ.get("ImageOS"):  # set on GitHub-hosted runners
+        facts["runner_image"] = f"{os.environ['ImageOS']} {os.environ.get('ImageVersion', '')}".strip()
+    else:
+        try:
+            for line in Path("/etc/os-release").read_text().splitlines():
+                if line.startswith("PRETTY_NAME="):
+                    facts["os_image"] = line.split("=", 1)[1].strip().strip('"')
+        except OSError:
+            pass
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            facts["gpu_driver"] = _str(pynvml.nvmlSystemGetDriverVersion())
+            if pynvml.nvmlDeviceGetCount() > 0:
+                h = pynvml.nvmlDeviceGetHandleByIndex(0)
+                facts["gpu"] = _str(pynvml.nvmlDeviceGetName(h))
+                for name, getter, clock in (("gpu_max_sm_clock_mhz", pynvml.nvmlDeviceGetMaxClockInfo, "SM"),
+                                            ("gpu_app_sm_clock_mhz", pynvml.nvmlDeviceGetApplicationsClock, "SM"),
+                                            ("gpu_app_mem_clock_mhz", pynvml.nvmlDeviceGetApplicationsClock, "MEM")):
+                    try:
+                        facts[name] = str(getter(h, getattr(pynvml, f"NVML_CLOCK_{clock}")))
+                    except pynvml.NVMLError:  # not supported on this GPU: left out
+                        pass
+                try:
+                    facts["gpu_power_limit_w"] = str(pynvml.nvmlDeviceGetPowerManagementLimit(h) // 1000)
+                except pynvml.NVMLError:
+                    pass
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:  # no NVML, no driver: no GPU facts
+        pass
+    return facts
 
 
 def _str(x: Any) -> str:

@@ -64,6 +64,27 @@ def topo_order(repo: str | Path) -> list[str] | None:
     return p.stdout.split() if p.returncode == 0 else None
 
 
+def first_parent_order(repo: str | Path) -> list[str] | None:
+    """Every commit, oldest first: HEAD's first-parent chain in order, each side-branch commit placed just before
+    the first-parent commit that merged it, commits of other refs last; None when git cannot say."""
+    topo = topo_order(repo)
+    if topo is None:
+        return None
+    try:
+        chain = set(first_parent_list(repo, "HEAD"))
+    except UserError:  # no HEAD (an empty repository): topological order alone
+        return topo
+    order, pending = [], []
+    for c in topo:  # parents before children: a side commit comes before the merge that brings it in
+        if c in chain:
+            order.extend(pending)
+            pending = []
+            order.append(c)
+        else:
+            pending.append(c)
+    return order + pending
+
+
 def subject(repo: str | Path, commit: str) -> str:
     return git(repo, "log", "-1", "--format=%s", commit)
 

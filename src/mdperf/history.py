@@ -1,7 +1,10 @@
 """Reading asv results into series: one per (benchmark, parameter combination, machine, environment).
 
-The files are read by :mod:`mdperf.asvresults`.  Commit order comes from git when the measured repository is
-given, else from the commit dates stored in the results.  Anything unreadable is reported as a problem (which file, why) and skipped.
+The files are read by :mod:`mdperf.asvresults`.  Commit order comes from git (first-parent) when the measured
+repository is given; else from when the commits were measured (asv's ``started_at``: runs in the order they
+ran, commits of one run by date), and only where asv recorded no run times from the commit dates.  Each
+machine's result files are grouped into runs (one sitting of asv), the unit of environment events.  Anything
+unreadable is reported as a problem (which file, why) and skipped.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import Any
 from . import asvresults, git
 
 HIGHER_IS_BETTER_PATTERNS = ("*steps_per_s*", "*per_day*", "*throughput*")
+RUN_GAP_H = 3.0  # result files of one machine begun this close together are one run
+BACKFILL_BATCH = 3  # a run of this many commits or more is a batch (asv over a range), which may be a backfill
 
 
 @dataclass
@@ -34,6 +39,8 @@ class Series:
     higher_is_better: bool
     commits: list[str] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
+    versions: list[str | None] = field(default_factory=list)  # asv's hash of the benchmark's code, per point
+    runs: list[int] = field(default_factory=list)  # per point: its run, an index into History.runs[machine]
     failed: int = 0  # points asv recorded as failed (null)
     skipped: int = 0  # points asv recorded as n/a (NaN): the case could not run there
 
@@ -44,13 +51,29 @@ class Series:
 
 
 @dataclass
+class Run:
+    """One sitting of asv on one machine: result files begun within ``run_gap_h`` of each other."""
+
+    machine: str
+    start: float | None  # ms since the epoch; None where asv recorded no run times
+    commits: list[str]  # in the order of History.order
+    facts: dict[str, str] = field(default_factory=dict)  # what mdperf recorded of the machine (CPU, kernel, GPU...)
+
+    @property
+    def batch(self) -> bool:
+        return len(self.commits) >= BACKFILL_BATCH
+
+
+@dataclass
 class History:
     series: list[Series]
     problems: list[Problem]
     order: list[str]  # every known commit, oldest first (git order when available)
     machines: dict[str, dict[str, Any]]
-    ordered_by: str  # "git" or "date"
+    ordered_by: str  # "git", "run time" or "date"
     dates: dict[str, float] = field(default_factory=dict)  # commit -> its date (ms since the epoch), from asv
+    runs: dict[str, list[Run]] = field(default_factory=dict)  # machine -> its runs, in the order they ran
+    backfilled: set[str] = field(default_factory=set)  # measured in a batch after newer commits: not judged
 
     @property
     def measured(self) -> set[str]:
@@ -78,8 +101,17 @@ def _is_value(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+@dataclass
+class _File:
+    machine: str
+    commit: str
+    env: str
+    run_at: float | None
+    facts: dict[str, str]
+
+
 def read(results_dir: str | Path, repo: str | Path | None = None,
-         higher_patterns: tuple[str, ...] = HIGHER_IS_BETTER_PATTERNS) -> History:
+         higher_patterns: tuple[str, ...] = HIGHER_IS_BETTER_PATTERNS, run_gap_h: float = RUN_GAP_H) -> History:
     """All series under ``results_dir``; raises FileNotFoundError when it is not a results directory."""
     root = Path(results_dir)
     if not root.is_dir():
@@ -97,7 +129,9 @@ def read(results_dir: str | Path, repo: str | Path | None = None,
         param_names[name] = list(b.get("param_names") or [])
     machines: dict[str, dict[str, Any]] = {}
     series: dict[tuple, Series] = {}
+    points: dict[tuple, list[tuple[str, float | None, str | None, str]]] = {}  # key -> (commit, value, version, env)
     dates: dict[str, float] = {}
+    files: list[_File] = []
     param_sets: dict[tuple[str, str], dict[tuple, str]] = {}
     machine_dirs = asvresults.machine_dirs(root)
     if not machine_dirs and benchmarks is None:
@@ -110,6 +144,8 @@ def read(results_dir: str | Path, repo: str | Path | None = None,
         else:
             if info is not None:
                 machines[mdir.name] = info
+        facts, bad = asvresults.load_runs(mdir)
+        problems.extend(Problem(str(mdir / asvresults.RUNS_JSONL), reason) for reason in bad)
         for f in asvresults.result_paths(mdir):
             try:
                 rf = asvresults.load(f)
@@ -119,6 +155,7 @@ def read(results_dir: str | Path, repo: str | Path | None = None,
             commit, env = rf.commit, rf.env
             if rf.date is not None:
                 dates[commit] = rf.date
+            files.append(_File(mdir.name, commit, env, rf.run_at, facts.get((commit, env), {})))
             for name, row in rf.rows.items():
                 result, params = row.result, row.params
                 combos = _combos(params)
@@ -140,9 +177,9 @@ def read(results_dir: str | Path, repo: str | Path | None = None,
                         unit = units.get(name, "")
                         s = series[key] = Series(name, dict(zip(names, combo)), mdir.name, env, unit,
                                                  higher_is_better(name, unit, higher_patterns))
+                        points[key] = []
                     if _is_value(v):
-                        s.commits.append(commit)
-                        s.values.append(float(v))
+                        points[key].append((commit, float(v), row.version, env))
                     elif v is None:
                         s.failed += 1
                     else:
@@ -152,27 +189,83 @@ def read(results_dir: str | Path, repo: str | Path | None = None,
             problems.append(Problem(f"{root / mname}", f"{bname}: parameters changed between commits "
                                     f"({len(sigs)} different sets, first seen at "
                                     f"{', '.join(c[:8] for c in sigs.values())}); each set is its own series"))
-    order, ordered_by = _order(set(dates) | {c for s in series.values() for c in s.commits}, dates, repo)
+    sittings = _sittings(files, run_gap_h * 3_600_000)
+    order, ordered_by, backfilled = _order(set(dates) | {f.commit for f in files}, dates, sittings, repo)
     pos = {c: i for i, c in enumerate(order)}
+    runs: dict[str, list[Run]] = {}
+    run_of: dict[tuple[str, str, str], int] = {}
+    for mname, groups in sittings.items():
+        runs[mname] = []
+        for group in groups:
+            facts = next((f.facts for f in group if f.facts), {})
+            commits = sorted({f.commit for f in group}, key=lambda c: pos[c])
+            for f in group:
+                run_of[(mname, f.commit, f.env)] = len(runs[mname])
+            runs[mname].append(Run(mname, group[0].run_at, commits, facts))
     kept = []
-    for s in series.values():
-        if not s.values:
+    for key, s in series.items():
+        pts = sorted(points[key], key=lambda p: pos.get(p[0], -1))
+        if not pts:
             if s.failed:  # only-skipped series (a GPU metric on a CPU runner) are expected, not a problem
                 problems.append(Problem(s.key, f"all {s.failed} values failed; no series"))
             continue
-        idx = sorted(range(len(s.commits)), key=lambda i: pos.get(s.commits[i], -1))
-        s.commits = [s.commits[i] for i in idx]
-        s.values = [s.values[i] for i in idx]
+        s.commits = [p[0] for p in pts]
+        s.values = [p[1] for p in pts]
+        s.versions = [p[2] if isinstance(p[2], str) and p[2] else None for p in pts]
+        s.runs = [run_of[(s.machine, p[0], p[3])] for p in pts]
         kept.append(s)
-    return History(kept, problems, order, machines, ordered_by, dates)
+    return History(kept, problems, order, machines, ordered_by, dates, runs, backfilled)
 
 
-def _order(commits: set[str], dates: dict[str, float], repo: str | Path | None) -> tuple[list[str], str]:
+def _sittings(files: list[_File], gap_ms: float) -> dict[str, list[list[_File]]]:
+    """Each machine's files grouped into runs, in the order they ran.  Files without a run time are a run per
+    commit, placed by commit date."""
+    by_machine: dict[str, list[_File]] = {}
+    for f in files:
+        by_machine.setdefault(f.machine, []).append(f)
+    out: dict[str, list[list[_File]]] = {}
+    for mname, fs in by_machine.items():
+        timed = sorted((f for f in fs if f.run_at is not None), key=lambda f: f.run_at)
+        groups: list[list[_File]] = []
+        end = None
+        for f in timed:
+            if end is not None and f.run_at - end <= gap_ms:
+                groups[-1].append(f)
+            else:
+                groups.append([f])
+            end = f.run_at
+        untimed: dict[str, list[_File]] = {}
+        for f in fs:
+            if f.run_at is None:
+                untimed.setdefault(f.commit, []).append(f)
+        out[mname] = groups + list(untimed.values())
+    return out
+
+
+def _order(commits: set[str], dates: dict[str, float], sittings: dict[str, list[list[_File]]],
+           repo: str | Path | None) -> tuple[list[str], str, set[str]]:
+    by_date = lambda c: (dates.get(c, 0.0), c)  # noqa: E731
     if repo is not None:
-        order = git.topo_order(repo)
+        order = git.first_parent_order(repo)
         if order:
             known = set(order)
             # Commits git does not know (another clone's) go by date, after the known ones.
-            extra = sorted((c for c in commits if c not in known), key=lambda c: (dates.get(c, 0.0), c))
-            return order + extra, "git"
-    return sorted(commits, key=lambda c: (dates.get(c, 0.0), c)), "date"
+            return order + sorted((c for c in commits if c not in known), key=by_date), "git", set()
+    timed = sorted((g for groups in sittings.values() for g in groups if g[0].run_at is not None),
+                   key=lambda g: g[0].run_at)
+    if not timed:
+        return sorted(commits, key=by_date), "date", set()
+    # Runs in the order they ran; within one run, by date.  A batch run that measured commits older than ones
+    # measured before it is a backfill: its commits are placed but not judged.
+    order: list[str] = []
+    placed: set[str] = set()
+    backfilled: set[str] = set()
+    newest = float("-inf")
+    for g in timed:
+        new = sorted({f.commit for f in g} - placed, key=by_date)
+        if len({f.commit for f in g}) >= BACKFILL_BATCH:
+            backfilled.update(c for c in new if dates.get(c, newest) < newest)
+        order.extend(new)
+        placed.update(new)
+        newest = max([newest] + [dates[c] for c in new if c in dates])
+    return order + sorted(commits - placed, key=by_date), "run time", backfilled

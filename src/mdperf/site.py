@@ -13,7 +13,7 @@ from itertools import groupby
 from pathlib import Path
 
 from .regressions.model import Flag, Report
-from .regressions.report import headline, level, state_text, to_json
+from .regressions.report import event_shift, event_what, headline, level, order_text, state_text, to_json
 from .result import atomic_write_text
 
 PAGE = "mdperf.html"
@@ -40,7 +40,7 @@ def _row(f: Flag) -> str:
             f'<td><a href="index.html{e(f.graph)}">{e(f.benchmark)}</a></td>'
             f"<td>{e(f.params_text)}</td><td>{e(f.machine)}</td>"
             f"<td>{f.change_pct:+.1f}%</td><td>{e(level(f.before, f.unit))} → {e(level(f.after, f.unit))}</td>"
-            f"<td>{e(state_text(f))}</td></tr>")
+            f"<td>{e(state_text(f))}</td><td>{e(f.note)}</td></tr>")
 
 
 def render(report: Report) -> str:
@@ -48,6 +48,23 @@ def render(report: Report) -> str:
     body = ["<h1>mdperf: changes commit by commit</h1>",
             f"<p>{html.escape(headline(report))}. "
             f'<a href="index.html">Back to the benchmarks</a> · <a href="{FLAGS_JSON}">flags as JSON</a></p>']
+    body.append(f"<p>{html.escape(order_text(report))}.</p>")
+    if report.events:
+        body.append('<h2 id="machine-events">Machine events</h2><p>One run moved many series together, or the machine '
+                    "changed: reported once here, not as regressions of each series.</p>"
+                    "<table><tr><th>machine</th><th>run began</th><th>commits</th><th>shift</th><th>what</th></tr>")
+        body.extend(f'<tr class="event"><td>{html.escape(ev.machine + (" / " + ev.env if ev.env else ""))}</td>'
+                    f"<td>{html.escape(ev.started or '')}</td>"
+                    f"<td><code>{html.escape(' '.join(c[:8] for c in ev.commits))}</code></td>"
+                    f"<td>{html.escape(event_shift(ev))}</td><td>{html.escape(event_what(ev))}</td></tr>"
+                    for ev in report.events)
+        body.append("</table>")
+    if report.benchmark_changes:
+        body.append('<h2 id="benchmark-changes">Benchmark changed</h2><p>asv\'s version of the benchmark (its code) '
+                    "changed: the results before and after are judged apart.</p><ul>")
+        body.extend(f"<li><code>{html.escape(b.benchmark)}</code> on {html.escape(b.machine)} at "
+                    f"<code>{html.escape(b.commit[:8])}</code> ({b.series} series)</li>" for b in report.benchmark_changes)
+        body.append("</ul>")
     if not report.flags:
         body.append('<p id="no-flags">No regressions or improvements flagged.</p>')
     for commit, flags in groupby(report.flags, key=lambda f: f.commit):
@@ -58,7 +75,7 @@ def render(report: Report) -> str:
         date = f' <small>{html.escape(flags[0].date)}</small>' if flags[0].date else ""
         body.append(f'<h2 id="commit-{html.escape(commit)}"><code>{html.escape(title)}</code> {subject}{date}</h2>')
         body.append("<table><tr><th>benchmark</th><th>parameters</th><th>machine</th><th>change</th>"
-                    "<th>before → after</th><th>state</th></tr>")
+                    "<th>before → after</th><th>state</th><th>note</th></tr>")
         body.extend(_row(f) for f in flags)
         body.append("</table>")
     if report.problems:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import asvconf, asvresults, git, machine
+from . import asvconf, asvresults, environment, git, machine
 from .asvconf import AsvSetup
 from .errors import UserError
 from .result import atomic_write_text
@@ -237,6 +237,7 @@ def track(
     machine.register(name, ident)
     env = dict(os.environ, MDPERF_PROFILE=profile)
     logs = setup.state_dir / "logs" / name
+    facts = environment.machine_facts()  # read once: the machine does not change within one track
     setup_s = 0.0
     outcomes: list[CommitOutcome] = []
     if commits:
@@ -266,6 +267,8 @@ def track(
         )
         wall = time.perf_counter() - t0
         status, reason, bench_s = classify(setup, name, commit, rc, log)
+        if status == "ok":
+            _record_facts(setup, name, commit, facts)
         outcome = CommitOutcome(commit, status, reason, wall, bench_s)
         ledger.record(outcome)
         outcomes.append(outcome)
@@ -275,6 +278,21 @@ def track(
     if any(setup.results_dir.glob(f"{name}/*.json")) or any(setup.results_dir.glob("*/*.json")):
         site, publish_error = publish(setup, env, logs)
     return TrackSummary(name, outcomes, skipped, site, setup_s, publish_error)
+
+
+def _record_facts(setup: AsvSetup, machine_name: str, commit: str, facts: dict[str, str]) -> None:
+    """What the machine was for this commit's results, for the regression report's machine events."""
+    mdir = setup.results_dir / machine_name
+    entries = []
+    for f in asvresults.result_paths(mdir, commit):
+        try:
+            rf = asvresults.load(f)
+        except asvresults.ResultsError:
+            continue  # classify() has judged the run; an unreadable file has no run to describe
+        if rf.commit == commit:
+            entries.append({"commit": commit, "env": rf.env, "started_at": rf.run_at, "facts": facts})
+    if entries:
+        asvresults.append_runs(mdir, entries)
 
 
 class TrackError(RuntimeError):

@@ -1,10 +1,12 @@
-"""The regression pipeline, once: asv results -> series -> changes per series -> a report of flags."""
+"""The regression pipeline, once: asv results -> series -> environment events -> changes per series, net of
+the events, within each version of a benchmark -> a report of flags, events and benchmark changes."""
 
 from __future__ import annotations
 
 import datetime
 import multiprocessing
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +14,10 @@ import numpy as np
 from .. import git, history
 from ..errors import UserError
 from ..history import History, Problem, Series
+from . import events
 from .config import RegressionConfig
 from .detector import Change, detect
-from .model import Flag, Report, graph_link
+from .model import BenchmarkChange, Flag, Report, graph_link
 from .record import Record
 
 
@@ -30,7 +33,7 @@ def analyse_results(results_dir: str | Path, repo: str | Path | None = None,
     """
     config = config or RegressionConfig()
     try:
-        hist = history.read(results_dir, repo, config.higher_is_better)
+        hist = history.read(results_dir, repo, config.higher_is_better, config.run_gap_h)
     except FileNotFoundError as exc:
         raise UserError(f"cannot read results: {exc}") from None
     if since is not None and repo is not None:
@@ -52,6 +55,16 @@ def analyse_results(results_dir: str | Path, repo: str | Path | None = None,
 
 
 MIN_POINTS = 4  # fewer, and a series is too short to judge
+SIZE_POINTS = 5  # a flag's size: the medians of up to this many commits each side
+
+
+@dataclass
+class _Part:
+    """One stretch of a series that is judged on its own: one version of the benchmark, backfills left out."""
+
+    series: Series
+    index: np.ndarray  # the series' points in it
+    values: np.ndarray
 
 
 def analyse(history: History, config: RegressionConfig | None = None, since: str | None = None,
@@ -67,25 +80,55 @@ def analyse(history: History, config: RegressionConfig | None = None, since: str
         if not matches:
             raise UserError(f"--since {since!r}: no such commit in the results or the repository")
         since_pos = pos[matches[0]]
+    env = events.find(history, config.events)
     flags: list[Flag] = []
     problems = list(history.problems)
-    todo = []
+    parts: list[_Part] = []
+    changed: dict[tuple[str, str, str], int] = {}  # (benchmark, machine, commit) -> series whose version changed
     for s in history.series:
-        if len(s.values) < MIN_POINTS:
-            n = len(s.values)
-            problems.append(Problem(s.key, f"only {n} point{'' if n == 1 else 's'}; too short to judge "
+        values = np.asarray(s.values, dtype=float)
+        judged = np.array([c not in history.backfilled for c in s.commits])
+        pieces = _versions(s)
+        for i in pieces[1:]:
+            key = (s.benchmark, s.machine, s.commits[i])
+            changed[key] = changed.get(key, 0) + 1
+        bounds = pieces + [len(s.values)]
+        mine = [_Part(s, idx, values[idx]) for lo, hi in zip(bounds, bounds[1:])
+                for idx in [np.arange(lo, hi)[judged[lo:hi]]] if idx.size >= MIN_POINTS]
+        if not mine:
+            n = int(judged.sum())
+            why = "" if len(pieces) == 1 else f" in any one version of the benchmark ({len(pieces)} versions)"
+            problems.append(Problem(s.key, f"only {n} point{'' if n == 1 else 's'}{why}; too short to judge "
                                            f"({MIN_POINTS} needed)"))
-        else:
-            todo.append(s)
-    jobs = [(np.asarray(s.values), s.higher_is_better, config.for_benchmark(s.benchmark)) for s in todo]
-    for s, outcome in zip(todo, _detect_all(jobs)):
+        parts.extend(mine)
+    jobs = [(p.values, p.series.higher_is_better, config.for_benchmark(p.series.benchmark)) for p in parts]
+    for part, outcome in zip(parts, _detect_all(jobs)):
         if isinstance(outcome, str):  # one series' failure is a line of the report, never the report's end
-            problems.append(Problem(s.key, f"analysis failed: {outcome}"))
+            problems.append(Problem(part.series.key, f"analysis failed: {outcome}"))
             continue
-        for ch in outcome:
-            flags.append(_flag(s, ch, history, pos, since_pos, config, record))
+        for k, ch in enumerate(outcome):
+            flag = _flag(part, ch, outcome, history, env, pos, since_pos, config, record)
+            if flag is not None:
+                flags.append(flag)
     flags.sort(key=lambda f: (-f.position, f.benchmark, f.params_text))
-    return Report(flags, problems, len(history.series), len(history.measured), history.ordered_by, since)
+    bench_changes = [BenchmarkChange(b, m, c, n, _iso(history.dates.get(c)))
+                     for (b, m, c), n in sorted(changed.items(), key=lambda kv: -pos[kv[0][2]])]
+    return Report(flags, problems, len(history.series), len(history.measured), history.ordered_by, since,
+                  sorted(env.events, key=lambda e: (e.started or "", e.machine), reverse=True), bench_changes,
+                  len(history.backfilled))
+
+
+def _versions(s: Series) -> list[int]:
+    """Where each version of the benchmark begins: 0, then every point whose known version differs from the
+    last known one (asv never compares results across its benchmark's code changing)."""
+    starts, last = [0], None
+    for i, v in enumerate(s.versions):
+        if v is None:
+            continue
+        if last is not None and v != last:
+            starts.append(i)
+        last = v
+    return starts
 
 
 PARALLEL_MIN_POINTS = 100_000  # below this much work, one process is faster than starting workers
@@ -109,15 +152,38 @@ def _detect_all(jobs: list[tuple]) -> list[list[Change] | str]:
         return pool.map(_detect_one, jobs, chunksize=max(1, len(jobs) // (4 * workers)))
 
 
-def _flag(s: Series, ch: Change, history: History, pos: dict[str, int], since_pos: int | None,
-          config: RegressionConfig, record: Record | None) -> Flag:
-    commit = s.commits[ch.index]
-    prev = s.commits[ch.index - 1] if ch.index > 0 else None
+def _flag(part: _Part, ch: Change, found: list[Change], history: History, env: events.Environment,
+          pos: dict[str, int], since_pos: int | None, config: RegressionConfig, record: Record | None) -> Flag | None:
+    """The flag for a change, or None when it only moved with an environment event (counted there)."""
+    s, idx = part.series, part.index
+    i = int(idx[ch.index])
+    commit = s.commits[i]
+    prev = s.commits[int(idx[ch.index - 1])] if ch.index > 0 else None
     range_start = None
-    if prev is not None:  # commits between the two measured ones, in git order or by date
+    if prev is not None:  # commits between the two measured ones, in git order or by run time or date
         between = history.order[pos[prev] + 1: pos[commit]]
         if between:
             range_start = between[0]
+    # The size: medians of the commits each side, as far as the neighbouring changes.
+    cuts = [c.index for c in found]
+    k = cuts.index(ch.index)
+    lo = cuts[k - 1] if k > 0 else 0
+    hi = cuts[k + 1] if k + 1 < len(cuts) else len(idx)
+    end = ch.index + ch.n_after if ch.kind == "transient" else hi
+    before = float(np.median(part.values[max(lo, ch.index - SIZE_POINTS):ch.index]))
+    after = float(np.median(part.values[ch.index:min(end, ch.index + SIZE_POINTS)]))
+    rel = after / before - 1 if before else float(ch.rel_change)
+    note = ""
+    prev_run = s.runs[int(idx[ch.index - 1])] if ch.index > 0 else s.runs[i]
+    for r in range(prev_run + 1, s.runs[i] + 1) if prev_run < s.runs[i] else [s.runs[i]]:
+        event = env.event_at(s.machine, s.env, r)  # an event between the two measured points coincides
+        if event is None or not event.absorbs:
+            continue
+        if not env.stands_out(s.key, event, r):
+            event.absorbed += 1  # it moved with the machine: the event reports it
+            return None
+        note = f"stands out from a machine event in this range ({event.shift_pct:+.0f}% on most series)"
+        break
     alert = ch.kind == "regression" and ch.state == "confirmed"
     if since_pos is not None:
         new = pos[commit] > since_pos
@@ -126,11 +192,11 @@ def _flag(s: Series, ch: Change, history: History, pos: dict[str, int], since_po
         if new:
             record.add(s.key, commit)
     else:
-        new = ch.index >= len(s.values) - config.new_window
+        new = ch.index >= len(idx) - config.new_window
     date = history.dates.get(commit)
     return Flag(commit, range_start, s.benchmark, s.params, s.machine, s.env, s.unit, ch.kind, ch.state,
-                100 * ch.rel_change, float(ch.before), float(ch.after), float(ch.z), float(ch.p_value), bool(new),
-                graph_link(s), ch.n_after, _iso(date), "", pos[commit])
+                100 * rel, before, after, float(ch.z), float(ch.p_value), bool(new),
+                graph_link(s), ch.n_after, _iso(date), "", pos[commit], note)
 
 
 def _iso(ms: float | None) -> str | None:

@@ -10,6 +10,11 @@ file given with ``--config`` (same keys, at top level or under that table).
     [[tool.mdperf.regressions.override]]   # first matching pattern wins
     pattern = "md.Energy.*"
     min_rel_change = 0.5
+
+    [tool.mdperf.regressions.events]     # run-wide shifts of one machine (docs/reference/settings.md)
+    min_series = 10
+    min_share = 0.5
+    run_gap_h = 3
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from typing import Any
 
 from ..errors import UserError
 from ..history import HIGHER_IS_BETTER_PATTERNS
+from ..history import RUN_GAP_H
 from .detector import DetectorConfig
+from .events import EventConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,6 +37,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 _DETECTOR_KEYS = set(DetectorConfig.__dataclass_fields__)
+_EVENT_KEYS = set(EventConfig.__dataclass_fields__) | {"run_gap_h"}
 
 
 @dataclass
@@ -38,6 +46,8 @@ class RegressionConfig:
     new_window: int = 5
     higher_is_better: tuple[str, ...] = HIGHER_IS_BETTER_PATTERNS
     overrides: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    events: EventConfig = field(default_factory=EventConfig)
+    run_gap_h: float = RUN_GAP_H  # result files of one machine begun this close together are one run
 
     def for_benchmark(self, name: str) -> DetectorConfig:
         for pattern, values in self.overrides:
@@ -46,8 +56,8 @@ class RegressionConfig:
         return self.detector
 
 
-def _detector_values(table: dict[str, Any], where: str) -> dict[str, Any]:
-    values = {k: v for k, v in table.items() if k in _DETECTOR_KEYS}
+def _detector_values(table: dict[str, Any], where: str, keys: set[str] = _DETECTOR_KEYS) -> dict[str, Any]:
+    values = {k: v for k, v in table.items() if k in keys}
     for k, v in values.items():
         if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
             raise UserError(f"{where}: {k} must be a number >= 0, got {v!r}")
@@ -73,13 +83,23 @@ def load(path: str | Path | None = None, repo: str | Path | None = None) -> Regr
         except tomllib.TOMLDecodeError as exc:
             raise UserError(f"cannot read {p}: {exc}") from None
         source = str(p)
-    known = _DETECTOR_KEYS | {"new_window", "higher_is_better", "override"}
+    known = _DETECTOR_KEYS | {"new_window", "higher_is_better", "override", "events"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise UserError(f"{source}: unknown regression setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
     cfg = RegressionConfig(detector=replace(DetectorConfig(), **_detector_values(table, source)))
     if "new_window" in table:
         cfg.new_window = int(table["new_window"])
+    ev = table.get("events", {})
+    if not isinstance(ev, dict):
+        raise UserError(f"{source}: events must be a table")
+    bad = sorted(set(ev) - _EVENT_KEYS)
+    if bad:
+        raise UserError(f"{source}: unknown events setting(s) {', '.join(bad)}; valid: {', '.join(sorted(_EVENT_KEYS))}")
+    ev_values = _detector_values(ev, f"{source} events", _EVENT_KEYS)
+    cfg.run_gap_h = float(ev_values.pop("run_gap_h", RUN_GAP_H))
+    defaults = EventConfig()
+    cfg.events = replace(defaults, **{k: type(getattr(defaults, k))(v) for k, v in ev_values.items()})
     if "higher_is_better" in table:
         cfg.higher_is_better = tuple(str(x) for x in table["higher_is_better"])
     for i, o in enumerate(table.get("override", [])):

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from ..history import Problem, Series
 
-REPORT_VERSION = 2
+REPORT_VERSION = 3
 
 
 @dataclass
@@ -33,6 +33,7 @@ class Flag:
     date: str | None = None  # the commit's date (UTC), from asv's results
     subject: str = ""  # the commit's subject line, where the repository is known
     position: int = field(default=0, repr=False)  # in the global commit order
+    note: str = ""  # why the size is what it is, where the raw values say otherwise (net of a machine event)
 
     @property
     def params_text(self) -> str:
@@ -45,6 +46,20 @@ class Flag:
 
 
 @dataclass
+class BenchmarkChange:
+    """Where asv's version of a benchmark (the hash of its code) changed: its series are judged apart there."""
+
+    benchmark: str
+    machine: str
+    commit: str
+    series: int
+    date: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
 class Report:
     flags: list[Flag]
     problems: list[Problem]
@@ -52,6 +67,9 @@ class Report:
     n_commits: int
     ordered_by: str
     since: str | None
+    events: list[Any] = field(default_factory=list)  # events.Event: run-wide shifts of one machine, newest first
+    benchmark_changes: list[BenchmarkChange] = field(default_factory=list)
+    backfilled: int = 0  # commits measured in a batch after newer ones: shown, not judged
 
     @property
     def new_confirmed_regressions(self) -> list[Flag]:
@@ -73,8 +91,11 @@ class Report:
             "ordered_by": self.ordered_by,
             "series": self.n_series,
             "commits": self.n_commits,
+            "backfilled_commits": self.backfilled,
             "new_confirmed_regressions": len(self.new_confirmed_regressions),
             "flags": [f.to_dict() for f in self.flags],
+            "environment_events": [e.to_dict() for e in self.events],
+            "benchmark_changes": [b.to_dict() for b in self.benchmark_changes],
             "problems": [{"path": p.path, "reason": p.reason} for p in self.problems],
         }
 

@@ -51,21 +51,64 @@ def groups(report: Report) -> Iterable[tuple[str, list[Flag]]]:
             ("To watch (suspected, not yet confirmed)", report.suspected))
 
 
+ORDER_TEXT = {"git": "git first-parent order",
+              "run time": "the order they were measured (asv's run times; give the repository for git order)",
+              "date": "commit date (no run times recorded; give the repository for git order)"}
+
+
+def order_text(report: Report) -> str:
+    text = f"commits in {ORDER_TEXT.get(report.ordered_by, report.ordered_by)}"
+    if report.backfilled:
+        text += (f"; {report.backfilled} commit(s) measured in a batch after newer ones (a backfill) are shown, "
+                 "not judged")
+    return text
+
+
 def headline(report: Report) -> str:
     n = len(report.new_confirmed_regressions)
-    return (f"{report.n_series} series over {report.n_commits} measured commits (order: {report.ordered_by}); "
-            + (f"{n} new confirmed regression(s)" if n else "no new confirmed regression"))
+    return (f"{report.n_series} series over {report.n_commits} measured commits; "
+            + (f"{n} new confirmed regression(s)" if n else "no new confirmed regression")
+            + (f"; {len(report.events)} machine event(s)" if report.events else ""))
+
+
+def event_shift(e) -> str:
+    text = f"{e.shift_pct:+.1f}%"
+    if e.lasted is not None:
+        text += f" for {e.lasted} run{'s' if e.lasted != 1 else ''}, then back"
+    return text
+
+
+def event_what(e) -> str:
+    moved = f"{e.moved} of {e.series} series moved together (spread {e.spread_pct:.1f}%)"
+    if e.facts:
+        moved = f"machine changed: {e.facts}; " + moved
+    return moved + (f"; {e.absorbed} change(s) judged part of it" if e.absorbed else "")
 
 
 def table(report: Report, console: Console) -> None:
     console.print(headline(report), soft_wrap=True)
+    console.print(order_text(report), soft_wrap=True)
+    if report.events:
+        t = Table(title="Machine events (one run moved many series, or the machine changed), newest first")
+        for col in ("machine", "run began", "commits", "shift", "what"):
+            t.add_column(col, justify="right" if col == "shift" else "left", overflow="fold")
+        for e in report.events:
+            t.add_row(escape(e.machine), e.started or "", " ".join(c[:8] for c in e.commits), event_shift(e),
+                      escape(event_what(e)))
+        console.print(t)
+    if report.benchmark_changes:
+        console.print("Benchmark changed (asv's version of its code; judged apart before and after): "
+                      + "; ".join(f"{escape(b.benchmark)} @ {escape(b.machine)} at {b.commit[:8]}"
+                                  for b in report.benchmark_changes[:20])
+                      + (f"; … {len(report.benchmark_changes) - 20} more" if len(report.benchmark_changes) > 20
+                         else ""), soft_wrap=True)
     for title, flags in groups(report):
         if not flags:
             console.print(f"{title}: none")
             continue
         t = Table(title=f"{title}, newest first")
         for col in ("commit", "date", "subject", "benchmark", "parameters", "machine", "change", "before -> after",
-                    "state"):
+                    "state", "note"):
             t.add_column(col, justify="right" if col == "change" else "left", overflow="fold")
         for f in flags:
             color = {"regression": "red", "improvement": "green"}.get(f.kind, "yellow")
@@ -73,7 +116,7 @@ def table(report: Report, console: Console) -> None:
                 color = "yellow"
             t.add_row(commit_text(f), f.date or "", escape(f.subject), escape(f.benchmark), escape(f.params_text),
                       escape(f.machine), f"[{color}]{f.change_pct:+.1f}%[/]",
-                      f"{level(f.before, f.unit)} -> {level(f.after, f.unit)}", state_text(f))
+                      f"{level(f.before, f.unit)} -> {level(f.after, f.unit)}", state_text(f), escape(f.note))
         console.print(t)
     for p in report.problems[:10]:
         console.print(f"[yellow]skipped[/] {escape(p.path)}: {escape(p.reason)}", soft_wrap=True)
@@ -90,19 +133,29 @@ def markdown(report: Report, site_url: str = "") -> str:
     news = f"**{n} new confirmed regression(s)**" if n else "**no new confirmed regression**"
     lines = ["## mdperf regressions", "",
              f"{report.n_series} series over {report.n_commits} measured commits; {news}"
-             + (f" since `{report.since[:10]}`" if report.since else "") + ".", ""]
+             + (f" since `{report.since[:10]}`" if report.since else "") + ".", "", _md(order_text(report)) + ".", ""]
+    if report.events:
+        lines += ["### Machine events", "", "| machine | run began | commits | shift | what |",
+                  "| --- | --- | --- | ---: | --- |"]
+        lines += [f"| {_md(e.machine)} | {e.started or ''} | {' '.join(f'`{c[:8]}`' for c in e.commits)} | "
+                  f"{event_shift(e)} | {_md(event_what(e))} |" for e in report.events] + [""]
+    if report.benchmark_changes:
+        lines += ["### Benchmark changed", "", "Judged apart before and after (asv's version of the benchmark changed).",
+                  ""]
+        lines += [f"- `{_md(b.benchmark)}` @ {_md(b.machine)} at `{b.commit[:8]}` ({b.series} series)"
+                  for b in report.benchmark_changes] + [""]
     for title, flags in groups(report):
         lines += [f"### {title}", ""]
         if not flags:
             lines += ["None.", ""]
             continue
-        lines += ["| commit | date | subject | benchmark | parameters | machine | change | before → after | state |",
-                  "| --- | --- | --- | --- | --- | --- | ---: | --- | --- |"]
+        lines += ["| commit | date | subject | benchmark | parameters | machine | change | before → after | state | note |",
+                  "| --- | --- | --- | --- | --- | --- | ---: | --- | --- | --- |"]
         for f in flags:
             bench = f"[{_md(f.benchmark)}]({site_url}{f.graph})" if site_url else f"`{_md(f.benchmark)}`"
             lines.append(f"| `{commit_text(f)}` | {f.date or ''} | {_md(f.subject)} | {bench} | {_md(f.params_text)} | "
                          f"{_md(f.machine)} | {f.change_pct:+.1f}% | {level(f.before, f.unit)} → "
-                         f"{level(f.after, f.unit)} | {state_text(f)} |")
+                         f"{level(f.after, f.unit)} | {state_text(f)} | {_md(f.note)} |")
         lines.append("")
     if report.problems:
         lines += ["### Skipped", ""] + [f"- `{_md(p.path)}`: {_md(p.reason)}" for p in report.problems] + [""]
