@@ -17,6 +17,7 @@ The method and its evidence: docs/design/events.md.
 from __future__ import annotations
 
 import datetime
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,33 +142,34 @@ def _machine_events(history: History, machine: str, env: str, config: EventConfi
     runs = history.runs[machine]
     n_runs = len(runs)
     members = [s for s in history.series if s.machine == machine and env in ("", s.env)]
-    # Per series its points in the order they ran; per run, which series have points in it.
-    logs, at_run = [], [dict() for _ in range(n_runs)]
+    # One value per run and series (the mean log of its points there; NaN where it has none), read run by run
+    # with every series at once.
+    table = np.full((n_runs, len(members)), np.nan)
     for j, s in enumerate(members):
         r = np.asarray(s.runs, dtype=int)
-        o = np.argsort(r, kind="stable")
-        y = np.log(np.maximum(np.asarray(s.values, dtype=float)[o], 1e-300))
-        logs.append(y)
-        for k, rr in enumerate(r[o]):
-            at_run[rr].setdefault(j, []).append(k)
-    corrected = [np.empty_like(y) for y in logs]
-    done = [0] * len(members)  # points of each series already read
+        y = np.log(np.maximum(np.asarray(s.values, dtype=float), 1e-300))
+        total = np.bincount(r, weights=y, minlength=n_runs)
+        count = np.bincount(r, minlength=n_runs)
+        has = count > 0
+        table[has, j] = total[has] / count[has]
+    recent = np.full((len(members), config.window), np.nan)  # each series' last points, net of the events before
+    seen = np.zeros(len(members), dtype=int)
     shift = 0.0
     events: list[Event] = []
     last_facts: dict[str, str] = {}
     min_log = float(np.log1p(config.min_rel))
     for r in range(n_runs):
-        devs: dict[int, float] = {}
-        for j, ks in at_run[r].items():
-            k0 = done[j]
-            if k0 >= 2:
-                level = float(np.median(corrected[j][max(0, k0 - config.window):k0]))
-                devs[j] = float(np.median(logs[j][ks])) - shift - level
+        row = table[r]
+        present = ~np.isnan(row)
+        judged = present & (seen >= 2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows of series not yet seen
+            level = np.nanmedian(recent[judged], axis=1) if judged.any() else np.empty(0)
+        d = row[judged] - shift - level
         facts = _facts_change(last_facts, runs[r].facts) if runs[r].facts and not env else ""
         known = bool(runs[r].facts and last_facts)
         if runs[r].facts:
             last_facts = runs[r].facts
-        d = np.fromiter(devs.values(), dtype=float, count=len(devs))
         m = float(np.median(d)) if d.size else 0.0
         spread = _mad_sigma(d)
         moved = int(np.sum((np.sign(d) == np.sign(m)) & (np.abs(d) >= min_log / 2))) if d.size else 0
@@ -177,12 +179,13 @@ def _machine_events(history: History, machine: str, env: str, config: EventConfi
         if shared or facts:
             if shared or d.size >= config.min_series:
                 shift += m
+            keys = [members[j].key for j in np.flatnonzero(judged)]
             events.append(Event(machine, r, _iso(runs[r].start), list(runs[r].commits), 100 * float(np.expm1(m)),
                                 100 * float(np.expm1(spread)), int(d.size), moved, facts=facts, env=env,
-                                facts_known=known, devs={members[j].key: v for j, v in devs.items()}))
-        for j, ks in at_run[r].items():
-            corrected[j][ks] = logs[j][ks] - shift
-            done[j] = max(ks) + 1
+                                facts_known=known, devs=dict(zip(keys, map(float, d)))))
+        recent[present, :-1] = recent[present, 1:]
+        recent[present, -1] = row[present] - shift
+        seen[present] += 1
     return _merge_returns(events, config)
 
 
