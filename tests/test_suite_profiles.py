@@ -1,4 +1,5 @@
-"""The asv suite's profiles (benchmarks/md.py): which cases a profile skips, and why."""
+"""The asv suite (mdperf.suite.benchmarks, configured by this repository's [tool.mdperf.suite]): which cases a
+profile skips and why, one process per case, and what a broken environment does."""
 
 import importlib.util
 import json
@@ -11,12 +12,13 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITE = ROOT / "benchmarks" / "md.py"
+SUITE = ROOT / "src" / "mdperf" / "suite" / "benchmarks.py"
 PROFILE_CASES = ROOT / "benchmarks" / "scripts" / "profile_cases.py"
 
 
-def load_suite(monkeypatch, profile):
+def load_suite(monkeypatch, profile, pyproject=ROOT / "pyproject.toml"):
     monkeypatch.setenv("MDPERF_PROFILE", profile)
+    monkeypatch.setenv("MDPERF_PYPROJECT", str(pyproject))
     spec = importlib.util.spec_from_file_location(f"suite_{profile}", SUITE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

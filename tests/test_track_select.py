@@ -12,7 +12,7 @@ from histories import make_repo
 
 def setup_for(repo, first_commit=None, default_last=3):
     return AsvSetup(repo, repo / "asv.conf.json", repo / ".asv/results", repo / ".asv/html", repo / ".asv/env", {},
-                    first_commit, default_last, "quick")
+                    "tracked", first_commit, default_last, "quick")
 
 
 @pytest.fixture

@@ -38,13 +38,13 @@ def main() -> None:
     args = ap.parse_args()
 
     os.environ["MDPERF_PROFILE"] = args.profile  # the suite reads it at import
-    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("MDPERF_PYPROJECT", str(ROOT / "pyproject.toml"))
     from mdperf.errors import UserError
     from mdperf.measurement import validate_case
     from mdperf.result import atomic_write_text
 
     try:
-        from benchmarks import md as suite
+        from mdperf.suite import benchmarks as suite
 
         prof = suite.PROFILE
         steps = prof["steps"] if args.steps is None else args.steps

@@ -25,6 +25,7 @@ class AsvSetup:
     html_dir: Path
     env_dir: Path
     matrix: dict[str, Any]
+    project: str
     first_commit: str | None
     default_last: int
     default_profile: str
@@ -54,6 +55,17 @@ def load(repo: Path, config: str | Path | None = None) -> AsvSetup:
     def where(key: str, default: str) -> Path:
         return (base / d.get(key, default)).resolve()
 
+    # The configuration must measure this repository, and keep what it writes inside it: a configuration of
+    # another repository would measure commits of one and file them under the other.
+    measured = where("repo", ".")
+    if measured != repo.resolve():
+        raise UserError(f"{config_path} measures the repository at {measured}, not {repo.resolve()}; "
+                        "run mdperf init in the repository to track")
+    for key, default in (("results_dir", "results"), ("html_dir", "html"), ("env_dir", "env")):
+        if not where(key, default).is_relative_to(repo.resolve()):
+            raise UserError(f"{config_path}: {key} {where(key, default)} is outside the tracked repository "
+                            f"{repo.resolve()}")
+
     settings: dict[str, Any] = {}
     pyproject = repo / "pyproject.toml"
     if pyproject.exists():
@@ -64,6 +76,7 @@ def load(repo: Path, config: str | Path | None = None) -> AsvSetup:
     return AsvSetup(
         repo=repo, config_path=config_path, results_dir=where("results_dir", "results"),
         html_dir=where("html_dir", "html"), env_dir=where("env_dir", "env"), matrix=d.get("matrix", {}),
+        project=str(d.get("project", "")),
         first_commit=settings.get("first_commit"), default_last=int(settings.get("default_last", DEFAULT_LAST)),
         default_profile=str(settings.get("profile", "default")),
     )

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Callable, Sequence
 
 from rich.console import Console
@@ -63,13 +64,27 @@ def build_parser() -> argparse.ArgumentParser:
     _case_args(run)
     cmp_ = sub.add_parser("compare", help="the same case for several calculators, relative to the first")
     cmp_.add_argument("calcs", nargs="+", metavar="CALC")
+    cmp_.add_argument("--reference", default=None,
+                      help="measured first, the others' speed-up against it (default: [tool.mdperf.suite] reference)")
     _case_args(cmp_)
+    ini = sub.add_parser("init", help="make a repository trackable: asv.conf.json, benchmarks/md.py, [tool.mdperf.suite]")
+    ini.add_argument("--repo", default=".", help="the repository (default: the current one)")
+    ini.add_argument("--calc", nargs="+", default=None, metavar="CALC",
+                     help="calculator(s) to track: registry name, entry point or package.module:function")
+    ini.add_argument("--system", default=None, help="system (default: ar)")
+    ini.add_argument("--atoms", type=int, nargs="+", default=None, help="atom counts (default: 108)")
+    ini.add_argument("--devices", nargs="+", default=None, help="cpu and/or cuda (default: cpu)")
+    ini.add_argument("--steps", type=int, default=None, help="timed MD steps per case (default: 300)")
+    ini.add_argument("--warmup", type=int, default=None, help="warm-up steps (default: 20)")
+    ini.add_argument("--reference", default=None, help="a reference calculator (the teacher): speed-ups against it")
+    ini.add_argument("--force", action="store_true", help="overwrite existing files and [tool.mdperf.suite]")
     trk = sub.add_parser("track", help="run the asv suite over commits and publish the site")
     trk.add_argument("range", nargs="?", default=None,
                      help="A..B, a branch or a commit (default: the current branch's commits after the newest one "
                           "measured on this machine; on a machine with no results, the last few)")
     trk.add_argument("--last", type=int, default=None, help="the last N commits of the current branch")
-    trk.add_argument("--profile", default=None, help="quick | default | full (default: pyproject's, else default)")
+    trk.add_argument("--profile", default=None,
+                     help="a profile of [tool.mdperf.suite] (default: [tool.mdperf.track] profile, else default)")
     trk.add_argument("--machine", default=None, help="asv machine name (default: host and GPU identity)")
     trk.add_argument("--repo", default=".", help="the repository to track (default: the current one)")
     trk.add_argument("--config", default=None, help="asv config (default: REPO/asv.conf.json)")
@@ -145,12 +160,20 @@ def cmd_list(console: Console) -> int:
     table = Table(title="Calculators")
     for col in ("name", "cpu", "cuda", "dtypes", "description"):
         table.add_column(col)
-    for name, entry in calculators.all_entries().items():
+    entries: dict[str, object] = dict(calculators.all_entries())
+    for spec in _configured_calculators():  # the current repository's suite, plug-ins included
+        entries.setdefault(spec, None)
+    for name, entry in entries.items():
+        try:
+            entry = calculators.described(entry if entry is not None else calculators.resolve(name))
+        except UserError as exc:  # a plug-in that cannot be imported here
+            table.add_row(escape(name), f"[red]{escape(str(exc))}[/]", "", "", "plug-in")
+            continue
         cells = []
         for device in ("cpu", "cuda"):
             a = entry.availability(device)
             cells.append("[green]available[/]" if a.available else f"[yellow]{escape(a.reason)}[/]")
-        table.add_row(name, *cells, ",".join(entry.dtypes), entry.description)
+        table.add_row(escape(name), *cells, ",".join(entry.dtypes), escape(entry.description))
     console.print(table)
     table = Table(title="Systems")
     for col in ("name", "atoms/cell", "min atoms", "T (K)", "dt (fs)", "description"):
@@ -162,6 +185,23 @@ def cmd_list(console: Console) -> int:
     if not cuda:
         console.print("CUDA: not available on this machine")
     return EXIT_OK
+
+
+def _configured_calculators() -> list[str]:
+    """The calculators of the current repository's [tool.mdperf.suite], every profile's; none outside one."""
+    from . import git
+    from .suite import config as suite_config
+
+    try:
+        table = suite_config.read_table(git.find_repo(".") / "pyproject.toml")
+    except UserError:
+        return []
+    names = list(table.get("calculators", []) or [])
+    for prof in (table.get("profiles") or {}).values():
+        names += list(prof.get("calculators", []) or []) if isinstance(prof, dict) else []
+    if table.get("reference"):
+        names.append(table["reference"])
+    return [str(n) for n in dict.fromkeys(names)]
 
 
 def _write_json(path: str, payload: str) -> None:
@@ -193,9 +233,39 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def cmd_init(args: argparse.Namespace, console: Console) -> int:
+    from . import git
+    from .suite.init import init
+
+    repo = git.find_repo(args.repo)
+    result = init(repo, calculators=args.calc, system=args.system, atoms=args.atoms, devices=args.devices,
+                  steps=args.steps, warmup=args.warmup, reference=args.reference, force=args.force)
+    for p in result.written:
+        console.print(f"wrote {p.relative_to(repo)}", highlight=False, soft_wrap=True)
+    for k in result.kept:
+        console.print(f"kept {escape(k)} (unchanged)", highlight=False, soft_wrap=True)
+    cfg = result.config
+    console.print(f"suite: {escape(', '.join(cfg.calculators))} on {cfg.system}, atoms {', '.join(map(str, cfg.atoms))}, "
+                  f"{', '.join(cfg.devices)}, {cfg.steps} steps; profiles {', '.join(cfg.profiles)}",
+                  highlight=False, soft_wrap=True)
+    console.print("next: commit these files, then measure the last commits: mdperf track --last 3", highlight=False,
+                  soft_wrap=True)
+    return EXIT_OK
+
+
 def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     from . import calculators
 
+    reference = args.reference
+    if reference is None:
+        from .suite import config as suite_config
+
+        try:
+            reference = suite_config.read_table(Path.cwd() / "pyproject.toml").get("reference")
+        except UserError:
+            reference = None
+    if reference:
+        args.calcs = [reference] + [c for c in args.calcs if c != reference]
     for name in args.calcs:  # bad names are bad input: fail before measuring anything
         calculators.resolve(name)
     # Each calculator in its own process: one process's peak RSS only grows, and an earlier calculator's GPU
@@ -352,6 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         commands = {"list": lambda: cmd_list(console), "run": lambda: cmd_run(args, console),
                     "compare": lambda: cmd_compare(args, console), "track": lambda: cmd_track(args, console),
+                    "init": lambda: cmd_init(args, console),
                     "regressions": lambda: cmd_regressions(args, console),
                     "publish": lambda: cmd_publish(args, console), "preview": lambda: cmd_preview(args, console)}
         return commands[args.command]()

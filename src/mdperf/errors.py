@@ -7,5 +7,10 @@ class UserError(ValueError):
     """Bad input from the user: unknown name, impossible size, malformed spec, missing device."""
 
 
+class FactoryError(UserError):
+    """A calculator's factory cannot be imported (its package missing or broken): in a benchmark environment,
+    every case of it fails, never shows as n/a."""
+
+
 class Unsupported(RuntimeError):
     """A calculator cannot run this case (element without parameters, no stress, ...): skipped, not failed."""

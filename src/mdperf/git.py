@@ -85,6 +85,15 @@ def first_parent_order(repo: str | Path) -> list[str] | None:
     return order + pending
 
 
+def current_branch(repo: str | Path) -> str | None:
+    """The checked-out branch's name; None when HEAD is detached or there is no repository."""
+    try:
+        p = _run(repo, "symbolic-ref", "--quiet", "--short", "HEAD")
+    except OSError:
+        return None
+    return p.stdout.strip() or None if p.returncode == 0 else None
+
+
 def subject(repo: str | Path, commit: str) -> str:
     return git(repo, "log", "-1", "--format=%s", commit)
 

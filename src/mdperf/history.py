@@ -18,7 +18,7 @@ from typing import Any
 
 from . import asvresults, git
 
-HIGHER_IS_BETTER_PATTERNS = ("*steps_per_s*", "*per_day*", "*throughput*")
+HIGHER_IS_BETTER_PATTERNS = ("*steps_per_s*", "*per_day*", "*throughput*", "*speedup*")
 RUN_GAP_H = 3.0  # result files of one machine begun this close together are one run
 BACKFILL_BATCH = 3  # a run of this many commits or more is a batch (asv over a range), which may be a backfill
 

@@ -23,8 +23,9 @@ from . import asvconf, asvresults, environment, git, machine
 from .asvconf import AsvSetup
 from .errors import UserError
 from .result import atomic_write_text
+from .suite import config as suite_config
+from .suite import validate, wheelhouse
 
-PROFILES = ("quick", "default", "full")
 
 
 @dataclass
@@ -150,6 +151,9 @@ def classify(setup: AsvSetup, machine_name: str, commit: str, returncode: int, l
     """(status, reason, benchmark seconds) from asv's result file for ``commit``."""
     files = asvresults.result_paths(setup.results_dir / machine_name, commit)
     if not files:
+        missing = _missing_module(log)
+        if missing:  # the suite itself could not be imported: mdperf (or a dependency) is not in the environment
+            return "failed", f"the benchmark environment is broken: {missing}; log: {log}", 0.0
         return "failed", f"asv wrote no results (exit {returncode}); log: {log}", 0.0
     failed, total, bench_s = [], 0, 0.0
     for f in files:
@@ -182,6 +186,17 @@ def _broken_environment(log: Path) -> str:
     except OSError:
         return ""
     return f"{found.group(1).strip()}; log: {log}" if found else ""
+
+
+_MISSING_MODULE = re.compile(r"(ModuleNotFoundError: No module named '[^']+')")
+
+
+def _missing_module(log: Path) -> str:
+    try:
+        found = _MISSING_MODULE.search(log.read_text(errors="replace"))
+    except OSError:
+        return ""
+    return found.group(1) if found else ""
 
 
 def _build_failure(log: Path) -> str:
@@ -224,8 +239,7 @@ def track(
     repo = git.find_repo(repo_path)
     setup = asvconf.load(repo, config)
     profile = profile or setup.default_profile
-    if profile not in PROFILES:
-        raise UserError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
+    suite_config.load(repo / "pyproject.toml", profile)  # the suite's cases exist, the profile is one of them
     ident = machine.identity(setup.torch_requirement)
     name = machine_name or machine.default_name(ident)
     if not name or "/" in name:
@@ -237,6 +251,19 @@ def track(
     machine.register(name, ident)
     env = dict(os.environ, MDPERF_PROFILE=profile)
     logs = setup.state_dir / "logs" / name
+    wheel = None
+    if commits and setup.project != "mdperf" and (source := wheelhouse.source_dir()) is not None:
+        # mdperf from a source checkout: its wheel, the same for every commit, is what the environment installs.
+        try:
+            wheel = wheelhouse.build(source, setup.state_dir / "wheelhouse", logs / "mdperf-wheel.log")
+        except RuntimeError as exc:
+            raise TrackError(str(exc)) from None
+        env["PIP_FIND_LINKS"] = " ".join(filter(None, [str(wheel.parent), env.get("PIP_FIND_LINKS", "")]))
+    if commits:
+        bad = validate.in_child(repo, repo / "pyproject.toml", profile)
+        if bad:
+            raise TrackError("the configured calculators fail the calculator contract, nothing measured: "
+                             + " | ".join(bad))
     facts = environment.machine_facts()  # read once: the machine does not change within one track
     setup_s = 0.0
     outcomes: list[CommitOutcome] = []
@@ -251,6 +278,11 @@ def track(
         envs = list(setup.env_dir.glob("*/asv-env-info.json"))
         if "Traceback" in text or not envs:
             raise TrackError(f"could not create the benchmark environment (asv setup exit {rc}); log: {setup_log}")
+        if wheel is not None:
+            try:
+                wheelhouse.refresh(setup.env_dir, wheel, logs / "mdperf-wheel.log")
+            except RuntimeError as exc:
+                raise TrackError(str(exc)) from None
     for i, commit in enumerate(commits):
         subject = git.subject(repo, commit)
         if on_commit_start:

@@ -11,12 +11,12 @@ import importlib.metadata
 import importlib.util
 import inspect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from ase.calculators.calculator import Calculator
 
-from ..errors import Unsupported, UserError
+from ..errors import FactoryError, Unsupported, UserError
 from ..systems import System
 from .interface import ValidationReport, validate_calculator
 
@@ -151,17 +151,42 @@ def _import_spec(spec: str) -> Callable[..., Calculator]:
     module_name, func_name = spec.split(":")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UserError(f"cannot import {module_name!r} for calculator spec {spec!r}: {exc}") from None
+    except Exception as exc:  # ImportError, or any error the package raises while importing
+        raise FactoryError(f"cannot import {module_name!r} for calculator spec {spec!r}: "
+                           f"{type(exc).__name__}: {exc}") from None
     func = getattr(module, func_name, None)
     if not callable(func):
-        raise UserError(f"{module_name!r} has no callable {func_name!r} (calculator spec {spec!r})")
+        raise FactoryError(f"{module_name!r} has no callable {func_name!r} (calculator spec {spec!r})")
     return func
+
+
+def supports(factory: Callable[..., Calculator]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(devices, dtypes) a plug-in factory can be asked for: without a ``device`` argument it runs on the CPU
+    only, without a ``dtype`` argument in float64 only."""
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        params = {}
+    anything = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    devices = ("cpu", "cuda") if anything or "device" in params else ("cpu",)
+    dtypes = ("float64", "float32") if anything or "dtype" in params else ("float64",)
+    return devices, dtypes
+
+
+def described(entry: CalculatorEntry) -> CalculatorEntry:
+    """A plug-in's entry with the devices and dtypes its factory actually takes (built-ins as registered);
+    FactoryError when it cannot be imported."""
+    if entry.origin == "built-in":
+        return entry
+    devices, dtypes = supports(entry.load_factory())
+    return replace(entry, devices=devices, dtypes=dtypes)
 
 
 def _entry_points() -> dict[str, CalculatorEntry]:
     found = {}
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        # What it supports is read off its factory when it is used or listed (importing every plug-in here
+        # would import them all to resolve any name).
         found[ep.name] = CalculatorEntry(
             ep.name, ep.value, f"entry point from {ep.dist.name if ep.dist else '?'}",
             devices=("cpu", "cuda"), dtypes=("float64", "float32"), origin="entry point",
@@ -184,9 +209,8 @@ def resolve(name: str) -> CalculatorEntry:
     if name in entries:
         return entries[name]
     if ":" in name:
-        _import_spec(name)  # fail now, as bad input, rather than mid-measurement
-        return CalculatorEntry(name, name, "user spec", devices=("cpu", "cuda"), dtypes=("float64", "float32"),
-                               origin="spec")
+        devices, dtypes = supports(_import_spec(name))  # fail now, as bad input, rather than mid-measurement
+        return CalculatorEntry(name, name, "user spec", devices=devices, dtypes=dtypes, origin="spec")
     raise UserError(f"unknown calculator {name!r}; valid: {', '.join(entries)} or package.module:function")
 
 

@@ -1,0 +1,86 @@
+"""Adopting mdperf in a calculator repository, timed: `mdperf init`, the first `mdperf track --last 3` (the
+benchmark environment created from pip's cache), then the rest of the history, with each commit's overhead
+(build, install, asv start, process start: its wall time outside the benchmarks).
+
+    python benchmarks/scripts/adoption_perf.py [--commits 15] [--out docs/results/adoption.md]
+
+The repository is benchmarks/eval/calc_repo.py's numpy Lennard-Jones package (`mycalc:make`), 108 argon atoms,
+100 timed steps.  Writes the Markdown table and a .json beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.eval.calc_repo import git, make_calc_repo  # noqa: E402
+from mdperf.result import atomic_write_text  # noqa: E402
+
+
+def timed(repo: Path, *args: str) -> float:
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-m", "mdperf.cli", *args], cwd=repo, capture_output=True, text=True)
+    if p.returncode not in (0, 1):
+        raise SystemExit(f"mdperf {' '.join(args)} failed ({p.returncode}): {p.stdout[-2000:]}{p.stderr[-2000:]}")
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--commits", type=int, default=15)
+    ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "adoption.md"))
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mdperf-adopt-") as tmp:
+        repo = Path(tmp) / "mycalc"
+        make_calc_repo(repo, args.commits)
+        init_s = timed(repo, "init", "--calc", "mycalc:make", "--system", "ar", "--atoms", "108", "--steps", "100")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "Track performance with mdperf")
+        first_s = timed(repo, "track", "--last", "3", "--machine", "adopt")
+        rest_s = timed(repo, "track", "--last", str(args.commits + 1), "--machine", "adopt")
+        ledger = json.loads((repo / ".asv" / "mdperf" / "track-adopt.json").read_text())["commits"]
+    ok = [e for e in ledger.values() if e["status"] == "ok"]
+    over = sorted(e["overhead_s"] for e in ok)
+    wall = sorted(e["wall_s"] for e in ok)
+    out = {"date": datetime.date.today().isoformat(), "cores": os.cpu_count(), "commits": len(ledger),
+           "init_s": round(init_s, 2), "first_track_last3_s": round(first_s, 1),
+           "init_plus_first_track_s": round(init_s + first_s, 1), "rest_track_s": round(rest_s, 1),
+           "per_commit_wall_s": {"median": round(statistics.median(wall), 1), "max": round(wall[-1], 1)},
+           "per_commit_overhead_s": {"median": round(statistics.median(over), 1), "max": round(over[-1], 1)},
+           "failed": sum(e["status"] == "failed" for e in ledger.values())}
+    Path(args.out).with_suffix(".json").write_text(json.dumps(out, indent=1))
+    atomic_write_text(Path(args.out), f"""# Adopting mdperf in a calculator repository, timed
+
+Generated {out['date']} by `python benchmarks/scripts/adoption_perf.py --commits {args.commits}` on this
+{out['cores']}-core machine: a numpy Lennard-Jones package (`mycalc:make`, benchmarks/eval/calc_repo.py), 108
+argon atoms, 100 timed steps, {out['commits']} commits (one whose package cannot be imported).
+
+| | measured | target |
+| --- | ---: | ---: |
+| `mdperf init` | {out['init_s']} s | |
+| first `mdperf track --last 3` (creates the benchmark environment) | {out['first_track_last3_s']} s | |
+| `mdperf init` + first `mdperf track --last 3` | {out['init_plus_first_track_s']} s | < 180 s |
+| the other commits (`mdperf track --last {args.commits + 1}`) | {out['rest_track_s']} s | |
+| per commit, wall (median / max) | {out['per_commit_wall_s']['median']} / {out['per_commit_wall_s']['max']} s | |
+| per commit, overhead: build, install, asv start, process start (median / max) | {out['per_commit_overhead_s']['median']} / {out['per_commit_overhead_s']['max']} s | <= 5 s |
+| commits failed (the broken import) | {out['failed']} | 1 |
+
+The environment's torch, mdperf (a wheel of this checkout) and the rest come from pip's cache here; on a
+machine that downloads them, add the download.
+""")
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

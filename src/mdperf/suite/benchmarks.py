@@ -1,0 +1,270 @@
+"""mdperf's asv benchmarks: thin shells over mdperf (``mdperf.measurement``), never a second measurement.
+
+The measured repository's ``benchmarks/md.py`` (written by ``mdperf init``) imports these classes; the cases
+come from ``[tool.mdperf.suite]`` of its pyproject.toml (:mod:`mdperf.suite.config`; the file named by
+``MDPERF_PYPROJECT``, else the current directory's), the profile from ``MDPERF_PROFILE`` (``mdperf track
+--profile`` sets it).  Parameter names are the same in every profile, so series line up.
+
+* ``Step.time_md_step`` — asv times one MD step (with device synchronisation on CUDA).
+* ``Step.peakmem_md_run`` — asv's peak RSS of a process that runs the case.
+* ``Latency``, ``Memory``, ``GpuMemory``, ``Energy``, ``Reference`` — ``track_`` values from ONE mdperf
+  measurement per case per commit, each case in its own process, shared through the module-level
+  ``setup_cache`` (asv runs it once for all of them).  ``Reference`` is the speed-up against the configured
+  reference calculator (the teacher), measured at the same size and device.
+
+A case that cannot run here (no CUDA, an optional calculator's package missing, mdperf at this commit too old)
+raises NotImplementedError in ``setup``, which asv shows as n/a (skipped).  A dependency of mdperf, or a
+calculator's package, that fails to import is a broken environment: every case fails, with the reason.
+"""
+
+import os
+
+from mdperf.suite.config import PROFILE_ENV, PYPROJECT_ENV, load
+
+__all__ = ["Energy", "GpuMemory", "Latency", "Memory", "Reference", "Step"]
+
+CONFIG = load(os.environ.get(PYPROJECT_ENV) or os.path.join(os.getcwd(), "pyproject.toml"),
+              os.environ.get(PROFILE_ENV) or None)
+PROFILE_NAME = CONFIG.profile
+PROFILE = {"calculator": list(CONFIG.calculators), "atoms": list(CONFIG.atoms), "device": list(CONFIG.devices),
+           "system": CONFIG.system, "steps": CONFIG.steps, "warmup": CONFIG.warmup, "protocol": CONFIG.protocol,
+           "dtype": CONFIG.dtype, "reference": CONFIG.reference}
+PARAMS = [PROFILE["calculator"], PROFILE["atoms"], PROFILE["device"]]
+PARAM_NAMES = ["calculator", "atoms", "device"]
+
+
+def _skip_reason_too_big(calculator, atoms, device):
+    # The slow CPU references (EMT: ~0.3 s per step at 2,000 Cu atoms here) only at small sizes: at large ones
+    # they would take the whole time budget and say nothing new.
+    return CONFIG.skip_reason(calculator, atoms)
+
+
+def _older_mdperf(exc):
+    """True when an ImportError means mdperf itself lacks the API (a commit older than the suite: n/a).
+
+    Otherwise a dependency failed to import: the environment is broken, and every case must fail rather than
+    show as n/a, or a night with a missing package reads as a quiet night (seen on an offline GPU runner).
+    """
+    name = exc.name or ""
+    return name == "mdperf" or name.startswith("mdperf.")
+
+
+def _api_missing(exc, what):
+    if _older_mdperf(exc):
+        return NotImplementedError(f"mdperf at this commit {what}: {exc}")
+    return RuntimeError(f"the benchmark environment is broken: {type(exc).__name__}: {exc}")
+
+
+def _case(calculator, atoms, device):
+    try:
+        from mdperf.measurement import describe_case
+    except ImportError as exc:
+        raise _api_missing(exc, "has no describe_case") from exc
+    reason = _skip_reason_too_big(calculator, atoms, device)
+    if reason:
+        raise NotImplementedError(reason)
+    from mdperf.errors import FactoryError, UserError
+
+    try:
+        return describe_case(calculator, PROFILE["system"], atoms, PROFILE["steps"], device=device,
+                             warmup=PROFILE["warmup"], protocol=PROFILE["protocol"], dtype=PROFILE["dtype"])
+    except FactoryError as exc:  # the calculator's package does not import here: every case fails, with why
+        raise RuntimeError(f"the benchmark environment is broken: {exc}") from exc
+    except UserError as exc:  # e.g. CUDA asked for on a machine without it
+        raise NotImplementedError(str(exc))
+
+
+# Run in a fresh Python process per case (``python -c``): the argument is the case as JSON, the answer is
+# written as JSON to the file named second.  Kept to the mdperf API every suite-era commit has.
+_CHILD = """
+import json, sys
+from mdperf import measure
+a = json.loads(sys.argv[1])
+extra = {k: a[k] for k in ("protocol", "dtype") if a.get(k)}
+r = measure(a["calculator"], a["system"], a["atoms"], a["steps"], device=a["device"], warmup=a["warmup"], **extra)
+out = {"status": r.status, "reason": r.reason, "atoms": r.case.get("atoms"),
+       "metrics": {k: m.value if m.status == "ok" else None for k, m in r.metrics.items()},
+       "metric_reasons": {k: m.reason for k, m in r.metrics.items() if m.status != "ok"}}
+with open(sys.argv[2], "w") as f:
+    json.dump(out, f)
+"""
+
+
+def measure_case(calculator, atoms, device, steps=None, warmup=None):
+    """One mdperf measurement in its own process.
+
+    Process-wide state would otherwise leak from one case into the next: the GPU allocator's cache and
+    library workspaces (counted in the next case's allocated, reserved and NVML figures), the CUDA context and
+    lazy initialisation (in the first case's cold start only).  A later case's figures would then move when an
+    earlier case changes, and be flagged as its regression.  A case that crashes its process (a segfault, the
+    OOM killer) becomes an error result instead of ending the others.
+    """
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    args = {"calculator": calculator, "system": PROFILE["system"], "atoms": atoms,
+            "steps": steps or PROFILE["steps"], "device": device,
+            "warmup": PROFILE["warmup"] if warmup is None else warmup, "protocol": PROFILE["protocol"],
+            "dtype": PROFILE["dtype"]}
+    with tempfile.TemporaryDirectory(prefix="mdperf-case-") as tmp:
+        out = os.path.join(tmp, "result.json")
+        proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(args), out], capture_output=True,
+                              text=True)
+        if proc.returncode == 0 and os.path.exists(out):
+            with open(out) as f:
+                return json.load(f)
+    last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return {"status": "error", "reason": f"measurement process exited with code {proc.returncode}: {last}"}
+
+
+def measure_all(*_):
+    """One mdperf measurement per case of the profile, each in its own process: the only place the suite
+    measures.
+
+    Module level and shared by every track_ class, so asv runs it once per commit (its cache key is this
+    function's module and line); asv calls it as a method, hence the ignored arguments.
+    """
+    try:
+        from mdperf import measure  # noqa: F401  (the children need it; an mdperf without it is n/a, not failed)
+    except ImportError as exc:
+        return {"error": str(_api_missing(exc, "cannot be measured")), "broken": not _older_mdperf(exc)}
+    results = {}
+    reference = PROFILE.get("reference")
+    calculators = list(PARAMS[0]) + ([reference] if reference and reference not in PARAMS[0] else [])
+    for calculator in calculators:
+        for atoms in PARAMS[1]:
+            for device in PARAMS[2]:
+                key = f"{calculator}|{atoms}|{device}"
+                if _skip_reason_too_big(calculator, atoms, device):
+                    continue
+                if device == "cuda":
+                    from mdperf.calculators import cuda_available
+
+                    if not cuda_available():
+                        results[key] = {"status": "skipped", "reason": "needs CUDA, which is not available"}
+                        continue
+                results[key] = measure_case(calculator, atoms, device)
+    return results
+
+
+measure_all.timeout = 3600
+
+
+class _Tracked:
+    """Base of the track_ classes: look the case up in the shared measurement, skip what did not run."""
+
+    params = PARAMS
+    param_names = PARAM_NAMES
+    setup_cache = measure_all
+    metrics = ()
+
+    def setup(self, cache, calculator, atoms, device):
+        if "error" in cache:
+            raise (RuntimeError if cache.get("broken") else NotImplementedError)(cache["error"])
+        key = f"{calculator}|{atoms}|{device}"
+        reason = _skip_reason_too_big(calculator, atoms, device)
+        if reason:
+            raise NotImplementedError(reason)
+        result = cache[key]
+        if result["status"] == "skipped":
+            raise NotImplementedError(result["reason"])
+        if result["status"] == "error":
+            raise RuntimeError(f"{key}: {result['reason']}")
+        missing = [m for m in self.metrics if result["metrics"].get(m) is None]
+        if missing:
+            raise NotImplementedError(f"{missing[0]}: {result['metric_reasons'].get(missing[0], 'not measured')}")
+        self.values = result["metrics"]
+
+
+def _track(metric, unit, doc):
+    def track(self, cache, calculator, atoms, device):
+        return self.values[metric]
+
+    track.unit = unit
+    track.__doc__ = doc
+    return track
+
+
+class Latency(_Tracked):
+    metrics = ("latency_median_ms", "latency_p95_ms", "latency_p99_ms", "steps_per_s", "cold_start_ms")
+    track_latency_p50_ms = _track("latency_median_ms", "ms", "Median MD step latency")
+    track_latency_p95_ms = _track("latency_p95_ms", "ms", "P95 MD step latency")
+    track_latency_p99_ms = _track("latency_p99_ms", "ms", "P99 MD step latency")
+    track_steps_per_s = _track("steps_per_s", "steps/s", "MD steps per second (higher is better)")
+    track_cold_start_ms = _track("cold_start_ms", "ms", "Model load and first evaluation")
+
+
+class Memory(_Tracked):
+    metrics = ("host_rss_growth_mib",)
+    track_host_rss_growth_mib = _track("host_rss_growth_mib", "MiB", "Host RSS growth over the timed steps")
+
+
+class GpuMemory(_Tracked):
+    metrics = ("gpu_peak_allocated_mib", "gpu_peak_reserved_mib", "gpu_nvml_used_mib", "gpu_memory_growth_mib")
+    track_gpu_peak_allocated_mib = _track("gpu_peak_allocated_mib", "MiB", "torch peak allocated")
+    track_gpu_peak_reserved_mib = _track("gpu_peak_reserved_mib", "MiB", "torch peak reserved")
+    track_gpu_nvml_used_mib = _track("gpu_nvml_used_mib", "MiB", "NVML device memory above the baseline")
+    track_gpu_memory_growth_mib = _track("gpu_memory_growth_mib", "MiB", "GPU memory growth over the timed steps")
+
+
+class Energy(_Tracked):
+    metrics = ("drift_mev_per_atom_ps", "energy_max_dev_mev_per_atom")
+    track_drift_mev_per_atom_ps = _track("drift_mev_per_atom_ps", "meV/atom/ps", "NVE energy drift")
+    track_energy_max_dev_mev_per_atom = _track("energy_max_dev_mev_per_atom", "meV/atom",
+                                               "NVE max |E(t) - E(0)| per atom")
+
+
+class Step:
+    """asv's own timer on one MD step of the same case, and asv's peak memory of a process that runs it."""
+
+    params = PARAMS
+    param_names = PARAM_NAMES
+    # A few samples of a step that takes milliseconds to a second are enough next to the 1000-step track.
+    repeat = (1, 5, 10.0)
+    number = 1
+    warmup_time = 0.0
+    timeout = 600
+
+    def setup(self, calculator, atoms, device):
+        try:
+            from mdperf.errors import Unsupported
+            from mdperf.measurement import prepare
+        except ImportError as exc:  # an mdperf older than the suite: n/a, not a failure
+            raise _api_missing(exc, "lacks the step API") from exc
+
+        case = _case(calculator, atoms, device)
+        try:
+            self.prepared = prepare(case)
+        except Unsupported as exc:
+            raise NotImplementedError(str(exc))
+        self.prepared.step(3)  # warm-up
+
+    def time_md_step(self, calculator, atoms, device):
+        self.prepared.step(1)
+
+    def peakmem_md_run(self, calculator, atoms, device):
+        self.prepared.step(10)
+
+
+class Reference(_Tracked):
+    """The speed-up of each calculator against the configured reference (the teacher) at the same case."""
+
+    metrics = ("latency_median_ms",)
+
+    def setup(self, cache, calculator, atoms, device):
+        super().setup(cache, calculator, atoms, device)
+        reference = PROFILE.get("reference")
+        if not reference:
+            raise NotImplementedError("no reference calculator configured ([tool.mdperf.suite] reference)")
+        ref = cache.get(f"{reference}|{atoms}|{device}")
+        if ref is None or ref["status"] != "ok" or not ref["metrics"].get("latency_median_ms"):
+            why = ref["reason"] if ref else _skip_reason_too_big(reference, atoms, device) or "not measured"
+            raise NotImplementedError(f"reference {reference} at this case: {why}")
+        self.reference_ms = ref["metrics"]["latency_median_ms"]
+
+    def track_speedup_vs_reference(self, cache, calculator, atoms, device):
+        return self.reference_ms / self.values["latency_median_ms"]
+
+    track_speedup_vs_reference.unit = "x"

@@ -1,0 +1,164 @@
+"""The benchmark suite's cases, from ``[tool.mdperf.suite]`` in the measured repository's pyproject.toml.
+
+    [tool.mdperf.suite]
+    calculators = ["mycalc:make"]      # registry names, entry points or package.module:function
+    system = "ar"
+    atoms = [108, 512]
+    devices = ["cpu"]
+    steps = 300
+    warmup = 20
+    reference = "emt"                  # optional: the teacher; every case also reports its speed-up against it
+
+    [tool.mdperf.suite.profiles.quick]  # `mdperf track --profile quick`: these keys replace the ones above
+    atoms = [108]
+    steps = 100
+
+The table without a profile is the ``default`` profile.  Settings: docs/reference/settings.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PROFILE_ENV = "MDPERF_PROFILE"  # which profile the suite measures (mdperf track --profile sets it)
+PYPROJECT_ENV = "MDPERF_PYPROJECT"  # where the suite reads its cases (the thin benchmarks file sets it)
+DEFAULT_PROFILE = "default"
+
+_KEYS = {"calculators", "system", "atoms", "devices", "dtype", "steps", "warmup", "protocol", "reference",
+         "reference_max_atoms", "max_atoms", "profiles"}
+CPU_REFERENCES = ("emt", "ase-lj")  # slow pure-Python references: only up to reference_max_atoms
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    calculators: tuple[str, ...]
+    system: str = "cu"
+    atoms: tuple[int, ...] = (256,)
+    devices: tuple[str, ...] = ("cpu",)
+    steps: int = 1000
+    warmup: int = 20
+    protocol: str = "nve"
+    dtype: str | None = None  # None: each calculator's own default
+    reference: str | None = None
+    reference_max_atoms: int | None = None  # emt and ase-lj only up to this many atoms
+    max_atoms: dict[str, int] = field(default_factory=dict)  # per calculator, the largest size it runs
+    profile: str = DEFAULT_PROFILE
+    profiles: tuple[str, ...] = (DEFAULT_PROFILE,)
+
+    def skip_reason(self, calculator: str, atoms: int) -> str | None:
+        """Why a case of the profile is not run (its size), or None."""
+        limit = self.reference_max_atoms
+        if calculator in CPU_REFERENCES and limit is not None and atoms > limit:
+            return f"{calculator} is a CPU reference; profile {self.profile} skips it above {limit} atoms"
+        cap = self.max_atoms.get(calculator)
+        if cap is not None and atoms > cap:
+            return (f"profile {self.profile} runs {calculator} up to {cap} atoms "
+                    "(its GPU memory and time, docs/results/gpu.md)")
+        return None
+
+    def to_table(self) -> dict[str, Any]:
+        """The keys as pyproject.toml holds them (defaults left out)."""
+        t: dict[str, Any] = {"calculators": list(self.calculators), "system": self.system, "atoms": list(self.atoms),
+                             "devices": list(self.devices), "steps": self.steps, "warmup": self.warmup}
+        if self.protocol != "nve":
+            t["protocol"] = self.protocol
+        if self.dtype:
+            t["dtype"] = self.dtype
+        if self.reference:
+            t["reference"] = self.reference
+        if self.reference_max_atoms is not None:
+            t["reference_max_atoms"] = self.reference_max_atoms
+        if self.max_atoms:
+            t["max_atoms"] = dict(self.max_atoms)
+        return t
+
+
+def read_table(pyproject: str | Path) -> dict[str, Any]:
+    """``[tool.mdperf.suite]`` of a pyproject.toml; UserError when it is missing or unreadable."""
+    p = Path(pyproject)
+    try:
+        data = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise UserError(f"no {p}: the suite's cases live in its [tool.mdperf.suite] table (mdperf init writes it)") \
+            from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UserError(f"cannot read {p}: {exc}") from None
+    table = data.get("tool", {}).get("mdperf", {}).get("suite")
+    if not isinstance(table, dict):
+        raise UserError(f"{p} has no [tool.mdperf.suite] table (mdperf init writes it)")
+    return table
+
+
+def from_table(table: dict[str, Any], profile: str | None = None, where: str = "[tool.mdperf.suite]") -> SuiteConfig:
+    """The cases of ``profile`` (default: the table itself); bad values raise UserError naming the key."""
+    unknown = sorted(set(table) - _KEYS)
+    if unknown:
+        raise UserError(f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(_KEYS))}")
+    profiles = table.get("profiles", {}) or {}
+    if not isinstance(profiles, dict):
+        raise UserError(f"{where}: profiles must be a table of tables")
+    for name, prof in profiles.items():
+        if not isinstance(prof, dict):
+            raise UserError(f"{where}: profiles.{name} must be a table")
+        bad = sorted(set(prof) - (_KEYS - {"profiles"}))
+        if bad:
+            raise UserError(f"{where} profile {name}: unknown key(s) {', '.join(bad)}")
+    names = (DEFAULT_PROFILE, *sorted(k for k in profiles if k != DEFAULT_PROFILE))
+    profile = profile or DEFAULT_PROFILE
+    if profile not in names:
+        raise UserError(f"unknown profile {profile!r}; valid: {', '.join(names)}")
+    values = {k: v for k, v in table.items() if k != "profiles"}
+    values.update(profiles.get(profile, {}))
+    if not values.get("calculators"):
+        raise UserError(f"{where}: calculators is required (a list of names or package.module:function)")
+
+    def strings(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        v = values.get(key, list(default))
+        if isinstance(v, str):
+            v = [v]
+        if not isinstance(v, list) or not v or not all(isinstance(x, str) and x for x in v):
+            raise UserError(f"{where}: {key} must be a non-empty list of strings, got {v!r}")
+        return tuple(v)
+
+    def integer(key: str, default: int | None, minimum: int) -> int | None:
+        v = values.get(key, default)
+        if v is None:
+            return None
+        if not isinstance(v, int) or isinstance(v, bool) or v < minimum:
+            raise UserError(f"{where}: {key} must be an integer >= {minimum}, got {v!r}")
+        return v
+
+    atoms = values.get("atoms", [256])
+    if isinstance(atoms, int):
+        atoms = [atoms]
+    if not isinstance(atoms, list) or not atoms or not all(isinstance(a, int) and a > 0 for a in atoms):
+        raise UserError(f"{where}: atoms must be a non-empty list of positive integers, got {atoms!r}")
+    devices = strings("devices", ("cpu",))
+    if set(devices) - {"cpu", "cuda"}:
+        raise UserError(f"{where}: devices must be cpu and/or cuda, got {list(devices)}")
+    max_atoms = values.get("max_atoms", {}) or {}
+    if not isinstance(max_atoms, dict) or not all(isinstance(v, int) and v > 0 for v in max_atoms.values()):
+        raise UserError(f"{where}: max_atoms must map calculator names to positive integers, got {max_atoms!r}")
+    for key in ("system", "protocol", "dtype", "reference"):
+        if key in values and not isinstance(values[key], str):
+            raise UserError(f"{where}: {key} must be a string, got {values[key]!r}")
+    return SuiteConfig(
+        calculators=strings("calculators", ()), system=str(values.get("system", "cu")), atoms=tuple(atoms),
+        devices=devices, steps=integer("steps", 1000, 1), warmup=integer("warmup", 20, 0),
+        protocol=str(values.get("protocol", "nve")), dtype=values.get("dtype"), reference=values.get("reference"),
+        reference_max_atoms=integer("reference_max_atoms", None, 1), max_atoms=dict(max_atoms), profile=profile,
+        profiles=names)
+
+
+def load(pyproject: str | Path, profile: str | None = None) -> SuiteConfig:
+    return from_table(read_table(pyproject), profile, f"{pyproject} [tool.mdperf.suite]")
