@@ -46,8 +46,13 @@ def build(source: Path, wheelhouse: Path, log: Path) -> Path:
         old.unlink()
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as f:
-        p = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w",
-                            str(wheelhouse), str(source)], stdout=f, stderr=subprocess.STDOUT)
+        # Without isolation first (no download); an interpreter whose setuptools is too old for mdperf's
+        # pyproject then builds it in pip's isolated environment.
+        for isolation in (["--no-build-isolation"], []):
+            p = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-w",
+                                str(wheelhouse), str(source)], stdout=f, stderr=subprocess.STDOUT)
+            if p.returncode == 0:
+                break
     wheels = sorted(wheelhouse.glob("mdperf-*.whl"))
     if p.returncode != 0 or not wheels:
         raise RuntimeError(f"could not build mdperf's wheel from {source} (pip exit {p.returncode}); log: {log}")
