@@ -30,9 +30,15 @@ def test_version_1_files_are_converted_by_asv(tmp_path):
 
 @pytest.mark.parametrize("text, reason", [
     ("[1, 2]", "not a results object but list"),
-    ('{"commit_hash": ["x"], "version": 2, "results": {}, "result_columns": ["result"]}', "commit_hash is ['x']"),
-    ('{"commit_hash": "x", "version": 99}', "unknown result format version 99"),
-    ('{"commit_hash": "x", "version": 2, "results": {}}', "without result_columns"),
+    ('{"commit_hash": ["x"], "version": 2, "results": {}, "result_columns": ["result"]}',
+     "not a hexadecimal commit hash"),
+    # A crafted hash would reach the changes page's HTML attributes and the Markdown report.
+    ('{"commit_hash": "a\\" onmouseover=\\"x", "version": 2, "results": {}, "result_columns": ["result"]}',
+     "not a hexadecimal commit hash"),
+    ("null", "not a results object but NoneType"),
+    ('"text"', "not a results object but str"),
+    ('{"commit_hash": "abcd", "version": 99}', "unknown result format version 99"),
+    ('{"commit_hash": "abcd", "version": 2, "results": {}}', "without result_columns"),
     ('{"commit_hash": "x", "results": {', "JSONDecodeError"),
 ])
 def test_unreadable_files_raise_one_error_with_the_reason(tmp_path, text, reason):

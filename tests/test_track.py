@@ -225,3 +225,68 @@ def test_track_outside_git_and_without_config(tmp_path):
     git(tmp_path, "init", "-q")
     p = mdperf(tmp_path, "track")
     assert p.returncode == 2 and "no asv configuration" in p.stderr
+
+
+# --- faults (docs/reference/faults.md); these add commits, so they run last ---------------------------------
+
+
+def test_retry_failed_measures_the_failed_commits_again(history):
+    repo, machine, c = history["repo"], history["machine"], history["commits"]
+    p = mdperf(repo, "track", "--retry-failed", "--profile", "quick", "--machine", machine)
+    assert "2 commit(s) to measure" in p.stdout, p.stdout + p.stderr
+    assert c["broken"][:10] in p.stdout and c["dependency"][:10] in p.stdout
+    assert p.returncode == 1  # they fail again: their own failures, recorded as such
+
+
+def test_a_machine_fault_leaves_the_commit_unmeasured_and_exits_2(history):
+    repo, machine = history["repo"], history["machine"]
+    (repo / "NOTES.md").write_text("a commit measured while the results folder is broken\n")
+    new = commit_all(repo, "notes")
+    mdir = repo / ".asv" / "results" / machine
+    aside = mdir.with_name(machine + ".aside")
+    mdir.rename(aside)
+    mdir.write_text("not a folder: asv cannot write results here")  # a fault root cannot bypass, as it can modes
+    try:
+        p = mdperf(repo, "track", "--profile", "quick", "--machine", machine)
+    finally:
+        mdir.unlink()
+        aside.rename(mdir)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "Nothing was recorded for it" in p.stderr and p.stderr.count("\n") == 1
+    ledger = json.loads((repo / ".asv" / "mdperf" / f"track-{machine}.json").read_text())["commits"]
+    assert new not in ledger  # unmeasured, not failed
+    p = mdperf(repo, "track", "--profile", "quick", "--machine", machine)
+    assert p.returncode == 0 and "1 commit(s) to measure" in p.stdout, p.stdout + p.stderr
+    ledger = json.loads((repo / ".asv" / "mdperf" / f"track-{machine}.json").read_text())["commits"]
+    assert ledger[new]["status"] == "ok"
+
+
+def test_kill_9_on_track_stops_asv(history):
+    import signal
+    import time
+
+    import psutil
+
+    repo, machine = history["repo"], history["machine"]
+    (repo / "NOTES.md").write_text("a commit whose run is killed\n")
+    commit_all(repo, "notes again")
+    proc = subprocess.Popen([sys.executable, "-m", "mdperf.cli", "track", "--profile", "quick", "--machine", machine],
+                            cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    asv = None
+    deadline = time.time() + 180
+    while time.time() < deadline and asv is None:
+        for child in psutil.Process(proc.pid).children():
+            if " asv run " in " ".join(child.cmdline()) + " ":
+                asv = child
+        time.sleep(0.2)
+    assert asv is not None, "asv never started"
+    time.sleep(3)
+    group = [asv.pid] + [c.pid for c in asv.children(recursive=True)]
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 60
+    alive = group
+    while alive and time.time() < deadline:
+        alive = [p for p in group if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.5)
+    assert not alive, "asv outlived mdperf track"

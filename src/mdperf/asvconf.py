@@ -51,6 +51,13 @@ def load(repo: Path, config: str | Path | None = None) -> AsvSetup:
     except Exception as exc:
         raise UserError(f"cannot read {config_path}: {exc}") from None
     base = config_path.parent
+    if not isinstance(d, dict):
+        raise UserError(f"{config_path}: not a JSON object")
+    for key in ("repo", "results_dir", "html_dir", "env_dir", "project"):
+        if key in d and not isinstance(d[key], str):
+            raise UserError(f"{config_path}: {key} must be a string, got {d[key]!r}")
+    if not isinstance(d.get("matrix", {}), dict):
+        raise UserError(f"{config_path}: matrix must be an object")
 
     def where(key: str, default: str) -> Path:
         return (base / d.get(key, default)).resolve()
@@ -71,12 +78,19 @@ def load(repo: Path, config: str | Path | None = None) -> AsvSetup:
     if pyproject.exists():
         try:
             settings = tomllib.loads(pyproject.read_text()).get("tool", {}).get("mdperf", {}).get("track", {})
-        except tomllib.TOMLDecodeError as exc:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise UserError(f"cannot read {pyproject}: {exc}") from None
+    default_last = settings.get("default_last", DEFAULT_LAST)
+    if not isinstance(default_last, int) or isinstance(default_last, bool) or default_last < 1:
+        raise UserError(f"{pyproject} [tool.mdperf.track]: default_last must be a whole number >= 1, "
+                        f"got {default_last!r}")
+    for key in ("first_commit", "profile"):
+        if key in settings and not isinstance(settings[key], str):
+            raise UserError(f"{pyproject} [tool.mdperf.track]: {key} must be a string, got {settings[key]!r}")
     return AsvSetup(
         repo=repo, config_path=config_path, results_dir=where("results_dir", "results"),
         html_dir=where("html_dir", "html"), env_dir=where("env_dir", "env"), matrix=d.get("matrix", {}),
         project=str(d.get("project", "")),
-        first_commit=settings.get("first_commit"), default_last=int(settings.get("default_last", DEFAULT_LAST)),
+        first_commit=settings.get("first_commit"), default_last=default_last,
         default_profile=str(settings.get("profile", "default")),
     )

@@ -9,6 +9,8 @@ the caller decides whether that is a problem to report or a failed commit.
 from __future__ import annotations
 
 import json
+import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,9 @@ MACHINE_JSON = "machine.json"
 BENCHMARKS_JSON = "benchmarks.json"
 # mdperf's record of what the machine was at each run, beside asv's files; asv reads only *.json, so it is skipped.
 RUNS_JSONL = "mdperf-runs.jsonl"
+
+
+_HASH = re.compile(r"[0-9a-fA-F]{4,64}")
 
 
 class ResultsError(ValueError):
@@ -83,15 +88,17 @@ def load(path: str | Path) -> ResultFile:
     """One per-commit result file; anything unreadable raises :class:`ResultsError`."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device named *.json would block or never end
+            raise ResultsError("not a regular file")
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise ResultsError(f"{type(exc).__name__}: {exc}") from None
     if not isinstance(data, dict):
         raise ResultsError(f"not a results object but {type(data).__name__}")
     data = _v2(data, path)
     commit = data.get("commit_hash")
-    if not isinstance(commit, str) or not commit:
-        raise ResultsError(f"commit_hash is {commit!r}")
+    if not isinstance(commit, str) or not _HASH.fullmatch(commit):  # it reaches HTML, Markdown and git
+        raise ResultsError(f"commit_hash is {str(commit)[:80]!r}, not a hexadecimal commit hash")
     results, columns = data.get("results"), data.get("result_columns")
     if not isinstance(results, dict):
         raise ResultsError("no 'results' mapping")
@@ -115,13 +122,24 @@ def machine_dirs(root: str | Path) -> list[Path]:
     return sorted(d for d in Path(root).iterdir() if d.is_dir())
 
 
+def readable(path: Path) -> bool:
+    """A regular file (never a FIFO, socket or device, which could block a reader)."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
 def result_paths(machine_dir: str | Path, commit: str | None = None) -> list[Path]:
     """A machine folder's result files (all, or those named for ``commit``), sorted."""
     d = Path(machine_dir)
     if not d.is_dir():
         return []
     pattern = f"{commit[:8]}-*.json" if commit else "*.json"
-    return sorted(f for f in d.glob(pattern) if f.name != MACHINE_JSON)
+    try:
+        return sorted(f for f in d.glob(pattern) if f.name != MACHINE_JSON)
+    except OSError:  # an unreadable folder: no files (the caller reports the machine as a problem)
+        return []
 
 
 def load_machine(machine_dir: str | Path) -> dict[str, Any] | None:
@@ -129,10 +147,15 @@ def load_machine(machine_dir: str | Path) -> dict[str, Any] | None:
     f = Path(machine_dir) / MACHINE_JSON
     if not f.exists():
         return None
+    if not readable(f):
+        raise ResultsError("machine.json is not a regular file")
     try:
-        return json.loads(f.read_text())
+        data = json.loads(f.read_bytes().decode("utf-8"))
     except (OSError, ValueError) as exc:
         raise ResultsError(f"unreadable machine.json: {exc}") from None
+    if not isinstance(data, dict):
+        raise ResultsError(f"machine.json holds {type(data).__name__}, not an object")
+    return data
 
 
 def load_benchmarks(root: str | Path) -> dict[str, dict[str, Any]] | None:
@@ -140,8 +163,10 @@ def load_benchmarks(root: str | Path) -> dict[str, dict[str, Any]] | None:
     f = Path(root) / BENCHMARKS_JSON
     if not f.exists():
         return None
+    if not readable(f):
+        raise ResultsError("benchmarks.json is not a regular file")
     try:
-        data = json.loads(f.read_text())
+        data = json.loads(f.read_bytes().decode("utf-8"))
     except (OSError, ValueError) as exc:
         raise ResultsError(f"unreadable benchmarks.json: {exc}") from None
     return {k: v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else {}
@@ -154,8 +179,10 @@ def load_runs(machine_dir: str | Path) -> tuple[dict[tuple[str, str], dict[str, 
     problems: list[str] = []
     if not f.exists():
         return facts, problems
+    if not readable(f):
+        return facts, ["not a regular file"]
     try:
-        lines = f.read_text().splitlines()
+        lines = f.read_bytes().decode("utf-8", errors="replace").splitlines()
     except OSError as exc:
         return facts, [f"unreadable: {exc}"]
     for i, line in enumerate(lines, 1):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -83,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="A..B, a branch or a commit (default: the current branch's commits after the newest one "
                           "measured on this machine; on a machine with no results, the last few)")
     trk.add_argument("--last", type=int, default=None, help="the last N commits of the current branch")
+    trk.add_argument("--retry-failed", action="store_true",
+                     help="measure again the commits recorded as failed (in the range, else all of the branch's)")
     trk.add_argument("--profile", default=None,
                      help="a profile of [tool.mdperf.suite] (default: [tool.mdperf.track] profile, else default)")
     trk.add_argument("--machine", default=None, help="asv machine name (default: host and GPU identity)")
@@ -204,13 +207,40 @@ def _configured_calculators() -> list[str]:
     return [str(n) for n in dict.fromkeys(names)]
 
 
+def check_output_path(path: str | None, what: str = "--json") -> None:
+    """Before any work: an output path must be ``-`` (stdout) or a regular file that can be created or replaced
+    in a writable folder (never a directory or a device node)."""
+    if path is None or path == "-":
+        return
+    p = Path(path)
+    if p.exists() and not p.is_file():
+        raise UserError(f"{what} {path}: not a regular file (a directory or a device); give a file path or - for stdout")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise UserError(f"{what} {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise UserError(f"{what} {path}: not writable")
+
+
 def _write_json(path: str, payload: str) -> None:
+    """``-``: stdout; else written atomically.  A failure (disk full) is one line and exit 2 — after the
+    results have been printed."""
     from .result import atomic_write_text
 
-    atomic_write_text(path, payload)
+    if path == "-":
+        sys.stdout.write(payload + "\n")
+        sys.stdout.flush()
+        return
+    try:
+        atomic_write_text(path, payload)
+    except OSError as exc:
+        raise UserError(f"could not write {path}: {exc.strerror or exc}") from None
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    check_output_path(args.json)
+    if args.json == "-":
+        console = _console(stderr=True)  # stdout carries the JSON alone
     result = _measure(args, args.calc, console)
     c = result.case
     console.print(
@@ -266,6 +296,9 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
             reference = None
     if reference:
         args.calcs = [reference] + [c for c in args.calcs if c != reference]
+    check_output_path(args.json)
+    if args.json == "-":
+        console = _console(stderr=True)  # stdout carries the JSON alone
     for name in args.calcs:  # bad names are bad input: fail before measuring anything
         calculators.resolve(name)
     # Each calculator in its own process: one process's peak RSS only grows, and an earlier calculator's GPU
@@ -321,7 +354,7 @@ def cmd_track(args: argparse.Namespace, console: Console) -> int:
 
     try:
         summary = track(args.repo, args.range, last=args.last, profile=args.profile, machine_name=args.machine,
-                        config=args.config, on_start=on_start, on_commit_start=on_commit_start,
+                        config=args.config, retry_failed=args.retry_failed, on_start=on_start, on_commit_start=on_commit_start,
                         on_commit_done=on_commit_done)
     except TrackError as exc:
         raise UserError(str(exc)) from None
@@ -398,8 +431,14 @@ def cmd_preview(args: argparse.Namespace, console: Console) -> int:
     setup = asvconf.load(git.find_repo(args.repo), args.config)
     if not (setup.html_dir / "index.html").exists():
         raise UserError(f"no site at {setup.html_dir}; run `mdperf track` or `mdperf publish` first")
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port must be 0-65535 (0: any free port), got {args.port}")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(setup.html_dir))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server:
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler)
+    except OSError as exc:  # the port is taken, or not ours to bind
+        raise UserError(f"cannot serve on port {args.port}: {exc.strerror or exc}") from None
+    with server:
         console.print(f"serving {setup.html_dir} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)",
                       soft_wrap=True, highlight=False, markup=False)
         sys.stdout.flush()
@@ -412,12 +451,22 @@ def _console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     if stream.isatty():
         return Console(stderr=stderr)
-    return Console(stderr=stderr, width=max(int(os.environ.get("COLUMNS", "0") or 0), 400))
+    columns = os.environ.get("COLUMNS", "0")
+    return Console(stderr=stderr, width=max(int(columns) if columns.isdigit() else 0, 400))
+
+
+def _stop_on_signal(signum: int, frame: object) -> None:
+    # SIGTERM and SIGHUP end mdperf as Ctrl-C does: through the finally blocks that stop asv's process group and
+    # the measurement children, instead of leaving them running.
+    raise SystemExit(128 + signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     console = _console()
     err = _console(stderr=True)
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, _stop_on_signal)
     try:
         args = build_parser().parse_args(argv)
         commands = {"list": lambda: cmd_list(console), "run": lambda: cmd_run(args, console),

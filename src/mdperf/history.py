@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,10 +134,16 @@ def read(results_dir: str | Path, repo: str | Path | None = None,
     dates: dict[str, float] = {}
     files: list[_File] = []
     param_sets: dict[tuple[str, str], dict[tuple, str]] = {}
-    machine_dirs = asvresults.machine_dirs(root)
+    try:
+        machine_dirs = asvresults.machine_dirs(root)
+    except OSError as exc:
+        raise FileNotFoundError(f"{root}: {exc.strerror or exc}") from None
     if not machine_dirs and benchmarks is None:
         raise FileNotFoundError(f"{root} holds no asv results (no benchmarks.json, no machine folders)")
     for mdir in machine_dirs:
+        if not os.access(mdir, os.R_OK | os.X_OK):
+            problems.append(Problem(str(mdir), "cannot read this machine's folder (permissions)"))
+            continue
         try:
             info = asvresults.load_machine(mdir)
         except asvresults.ResultsError as exc:

@@ -11,7 +11,9 @@ mdperf, most of which predate this module.)
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
+import threading
 import time
 from typing import Any, Callable
 
@@ -21,8 +23,17 @@ from .result import MeasureResult
 _PROGRESS_EVERY_S = 0.2  # progress messages from the child, at most this often
 
 
-def _child(case: dict[str, Any], options: dict[str, Any], out: Any) -> None:
+def _orphaned_exit(parent: int) -> None:
+    # The parent may end without a word (kill -9): the measurement is then nobody's and must not run on.
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _child(case: dict[str, Any], options: dict[str, Any], out: Any, parent: int) -> None:
     from .measurement import measure_case
+
+    threading.Thread(target=_orphaned_exit, args=(parent,), daemon=True).start()
 
     last = [0.0]
 
@@ -49,7 +60,7 @@ def measure_isolated(case: Case, *, progress: Callable[[int, int], None] | None 
     ctx = multiprocessing.get_context("spawn")
     messages = ctx.Queue()
     options = {"blowup_ev_per_atom": blowup_ev_per_atom, "repo": repo}
-    proc = ctx.Process(target=_child, args=(case.to_dict(), options, messages), daemon=True)
+    proc = ctx.Process(target=_child, args=(case.to_dict(), options, messages, os.getpid()), daemon=True)
     proc.start()
     answer = None
     try:

@@ -63,6 +63,10 @@ def _set(result: MeasureResult, names: list[str], status: str, reason: str) -> N
             result.metrics[name] = Metric(None, METRIC_UNITS[name], status, reason)  # type: ignore[arg-type]
 
 
+MAX_STEPS = 10_000_000
+DTYPES = ("float32", "float64")
+
+
 def validate_case(device: str, steps: int, warmup: int, protocol: str, energy_interval: int) -> None:
     if device not in DEVICES:
         raise UserError(f"unknown device {device!r}; valid: {', '.join(DEVICES)}")
@@ -70,6 +74,8 @@ def validate_case(device: str, steps: int, warmup: int, protocol: str, energy_in
         raise UserError("--device cuda asked for, but CUDA is not available on this machine")
     if steps <= 0:
         raise UserError(f"steps must be > 0, got {steps}")
+    if steps > MAX_STEPS:  # every step's latency, RSS and energy are kept: 10^7 steps is already ~1 GB of arrays
+        raise UserError(f"steps must be <= {MAX_STEPS:,}, got {steps:,}")
     if warmup < 0:
         raise UserError(f"warm-up steps must be >= 0, got {warmup}")
     if protocol not in PROTOCOLS:
@@ -127,6 +133,12 @@ def describe_case(calculator: str, system: str, atoms: int, steps: int, *, proto
                   temperature_k: float | None = None, seed: int = 0, energy_interval: int = 10) -> Case:
     """Check the arguments (bad input raises UserError) and resolve their defaults into the case."""
     validate_case(device, steps, warmup, protocol, energy_interval)
+    if dtype is not None and dtype not in DTYPES:
+        raise UserError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
+    if timestep_fs is not None and not (math.isfinite(timestep_fs) and timestep_fs > 0):
+        raise UserError(f"time step must be a finite number > 0 fs, got {timestep_fs}")
+    if temperature_k is not None and not (math.isfinite(temperature_k) and temperature_k >= 0):
+        raise UserError(f"temperature must be a finite number >= 0 K, got {temperature_k}")
     spec = systems.get_system(system)
     entry = calculators.resolve(calculator)
     return Case(calculator=calculator, system=system, atoms_requested=atoms, atoms=systems.atom_count(system, atoms),

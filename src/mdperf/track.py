@@ -7,6 +7,8 @@ recorded.  The ledger ``<results_dir>/../mdperf/track-<machine>.json`` holds eac
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
@@ -17,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from . import asvconf, asvresults, environment, git, machine
 from .asvconf import AsvSetup
@@ -49,7 +51,10 @@ class Ledger:
         self.entries: dict[str, dict[str, Any]] = {}
         if path.exists():
             try:
-                self.entries = json.loads(path.read_text()).get("commits", {})
+                data = json.loads(path.read_text())
+                entries = data.get("commits", {}) if isinstance(data, dict) else {}
+                self.entries = {c: e for c, e in entries.items() if isinstance(e, dict)} \
+                    if isinstance(entries, dict) else {}
             except (OSError, ValueError):
                 self.entries = {}  # a damaged ledger only costs re-measuring
 
@@ -60,6 +65,14 @@ class Ledger:
 
     def finished(self) -> set[str]:
         return {c for c, e in self.entries.items() if e.get("status") in ("ok", "failed")}
+
+    def failed(self) -> set[str]:
+        return {c for c, e in self.entries.items() if e.get("status") == "failed"}
+
+    def forget(self, commit: str) -> None:
+        """An environment fault: the commit stays unmeasured, to be measured by the next run."""
+        self.entries.pop(commit, None)
+        self._save()
 
     def running(self) -> set[str]:
         return {c for c, e in self.entries.items() if e.get("status") == "running"}
@@ -131,11 +144,30 @@ def _asv(setup: AsvSetup, *args: str) -> list[str]:
     return [sys.executable, "-m", "asv", *args, "--config", str(setup.config_path)]
 
 
+# Started beside asv in a session of its own: when mdperf ends without saying "done" (kill -9, a crash), its end
+# of the pipe closes and the watchdog stops asv's whole process group.
+_WATCHDOG = """
+import os, signal, sys, time
+group = int(sys.argv[1])
+if sys.stdin.read() != "done":
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(group, sig)
+        except OSError:
+            break
+        time.sleep(5)
+"""
+
+
 def _run_logged(cmd: list[str], log: Path, env: dict[str, str], cwd: Path, timeout_s: float | None = None) -> int:
-    """Run ``cmd`` in its own process group, output to ``log``; on Ctrl-C the whole group is stopped."""
+    """Run ``cmd`` in its own process group, output to ``log``.  However mdperf ends — Ctrl-C, SIGTERM, kill -9
+    — the whole group is stopped."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)
+        watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(proc.pid)], stdin=subprocess.PIPE,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                    text=True)
         try:
             return proc.wait(timeout=timeout_s)
         except BaseException:
@@ -145,22 +177,33 @@ def _run_logged(cmd: list[str], log: Path, env: dict[str, str], cwd: Path, timeo
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
             raise
+        finally:
+            try:
+                watchdog.communicate("done", timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                watchdog.kill()
 
 
 def classify(setup: AsvSetup, machine_name: str, commit: str, returncode: int, log: Path) -> tuple[str, str, float]:
-    """(status, reason, benchmark seconds) from asv's result file for ``commit``."""
+    """(status, reason, benchmark seconds) from asv's result file for ``commit``.  Status ``failed``: the
+    commit's own failure (build, import, benchmark errors), recorded; ``fault``: the machine's (asv killed or
+    crashed, results unwritable or cut short by a full disk), never recorded, to be measured again."""
+    if returncode < 0 or returncode in (128 + signal.SIGKILL, 128 + signal.SIGTERM):
+        return "fault", f"asv was killed (exit {returncode}); log: {log}", 0.0
     files = asvresults.result_paths(setup.results_dir / machine_name, commit)
     if not files:
         missing = _missing_module(log)
         if missing:  # the suite itself could not be imported: mdperf (or a dependency) is not in the environment
             return "failed", f"the benchmark environment is broken: {missing}; log: {log}", 0.0
-        return "failed", f"asv wrote no results (exit {returncode}); log: {log}", 0.0
+        if _build_failure(log):
+            return "failed", _build_failure(log), 0.0
+        return "fault", f"asv wrote no results (exit {returncode}): {_last_error(log)}; log: {log}", 0.0
     failed, total, bench_s = [], 0, 0.0
     for f in files:
         try:
             rf = asvresults.load(f)
         except asvresults.ResultsError as exc:
-            return "failed", f"unreadable results {f.name}: {exc}", 0.0
+            return "fault", f"asv left an unreadable result file {f.name} (a full disk?): {exc}", 0.0
         for name, row in rf.rows.items():
             total += 1
             values = row.result
@@ -186,6 +229,16 @@ def _broken_environment(log: Path) -> str:
     except OSError:
         return ""
     return f"{found.group(1).strip()}; log: {log}" if found else ""
+
+
+def _last_error(log: Path) -> str:
+    """The last line of the log that names an error, for the fault's one-line reason."""
+    try:
+        lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return "no log"
+    errors = [ln for ln in lines if "Error" in ln or "error" in ln]
+    return (errors or lines or ["empty log"])[-1][:300]
 
 
 _MISSING_MODULE = re.compile(r"(ModuleNotFoundError: No module named '[^']+')")
@@ -231,6 +284,7 @@ def track(
     profile: str | None = None,
     machine_name: str | None = None,
     config: str | None = None,
+    retry_failed: bool = False,
     on_start: Callable[[int, int], None] | None = None,
     on_commit_start: Callable[[int, str, str], None] | None = None,
     on_commit_done: Callable[[int, CommitOutcome, str], None] | None = None,
@@ -242,10 +296,29 @@ def track(
     suite_config.load(repo / "pyproject.toml", profile)  # the suite's cases exist, the profile is one of them
     ident = machine.identity(setup.torch_requirement)
     name = machine_name or machine.default_name(ident)
-    if not name or "/" in name:
-        raise UserError(f"invalid machine name {name!r}")
+    if not _MACHINE_NAME.fullmatch(name or "") or name in (".", ".."):
+        raise UserError(f"invalid machine name {name!r}: letters, digits, '.', '_' and '-' only")
+    try:
+        with _lock(setup.state_dir / f"track-{name}.lock"):
+            return _track_locked(setup, repo, name, ident, spec, last, profile, retry_failed, on_start,
+                                 on_commit_start, on_commit_done)
+    except OSError as exc:  # a read-only folder, a full disk: the machine's fault, said in one line
+        raise TrackError(f"{exc.strerror or exc}: {exc.filename or ''}; nothing more was recorded") from None
+
+
+def _track_locked(setup: AsvSetup, repo: Path, name: str, ident: dict[str, Any], spec: str | None,
+                  last: int | None, profile: str, retry_failed: bool,
+                  on_start: Callable[[int, int], None] | None,
+                  on_commit_start: Callable[[int, str, str], None] | None,
+                  on_commit_done: Callable[[int, CommitOutcome, str], None] | None) -> TrackSummary:
     ledger = Ledger(setup.state_dir / f"track-{name}.json")
-    commits, skipped = select_commits(setup, spec, last, measured_commits(setup, name, ledger))
+    measured = measured_commits(setup, name, ledger)
+    if retry_failed:
+        measured -= ledger.failed()
+    commits, skipped = select_commits(setup, spec, last, measured)
+    if retry_failed and spec is None and last is None:  # every failed commit of the branch, oldest first
+        head = git.first_parent_list(repo, "HEAD")
+        commits = [c for c in reversed(head) if c in ledger.failed() or c in commits]
     if on_start:
         on_start(len(commits), skipped)
     machine.register(name, ident)
@@ -287,7 +360,7 @@ def track(
         subject = git.subject(repo, commit)
         if on_commit_start:
             on_commit_start(i, commit, subject)
-        hashfile = setup.state_dir / "hashfile.txt"
+        hashfile = setup.state_dir / f"hashfile-{name}-{os.getpid()}.txt"  # this run's own
         atomic_write_text(hashfile, commit + "\n")
         log = logs / f"{commit[:12]}.log"
         ledger.mark_running(commit)
@@ -298,7 +371,14 @@ def track(
             log, env, repo,
         )
         wall = time.perf_counter() - t0
+        hashfile.unlink(missing_ok=True)
         status, reason, bench_s = classify(setup, name, commit, rc, log)
+        if status == "fault":  # the machine's, not the commit's: leave it unmeasured and stop here
+            ledger.forget(commit)
+            for f in asvresults.result_paths(setup.results_dir / name, commit):
+                f.unlink(missing_ok=True)
+            raise TrackError(f"stopped at {commit[:10]}: {reason}. Nothing was recorded for it; fix the cause "
+                             "and run again")
         if status == "ok":
             _record_facts(setup, name, commit, facts)
         outcome = CommitOutcome(commit, status, reason, wall, bench_s)
@@ -325,6 +405,30 @@ def _record_facts(setup: AsvSetup, machine_name: str, commit: str, facts: dict[s
             entries.append({"commit": commit, "env": rf.env, "started_at": rf.run_at, "facts": facts})
     if entries:
         asvresults.append_runs(mdir, entries)
+
+
+_MACHINE_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+@contextlib.contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    """One `mdperf track` per checkout and machine: a second one exits 2 naming the holder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(path, "a+")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise UserError(f"another mdperf track holds {path} ({holder}); wait for it or stop it") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        fh.flush()
+        yield
+    finally:
+        fh.close()
 
 
 class TrackError(RuntimeError):

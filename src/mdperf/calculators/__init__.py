@@ -93,7 +93,10 @@ class CalculatorEntry:
             raise Unsupported(f"{self.name}'s factory takes no device argument, so it runs on the CPU only")
         if "dtype" not in kwargs and dtype != self.dtypes[0]:
             raise Unsupported(f"{self.name}'s factory takes no dtype argument, so it runs in {self.dtypes[0]} only")
-        calc = factory(**kwargs)
+        try:
+            calc = factory(**kwargs)
+        except SystemExit as exc:  # a plug-in must not end mdperf (and with it the measurement) silently
+            raise RuntimeError(f"{self.name}'s factory called sys.exit({exc.code!r})") from None
         if not isinstance(calc, Calculator):
             raise TypeError(f"{self.name}: factory returned {type(calc).__name__}, not an ASE Calculator")
         return calc

@@ -36,6 +36,10 @@ def analyse_results(results_dir: str | Path, repo: str | Path | None = None,
         hist = history.read(results_dir, repo, config.higher_is_better, config.run_gap_h)
     except FileNotFoundError as exc:
         raise UserError(f"cannot read results: {exc}") from None
+    unreadable = [p for p in hist.problems if p.reason.startswith("unreadable result file")]
+    if not hist.series and unreadable:
+        raise UserError(f"no readable results in {results_dir}: {len(unreadable)} result file(s) unreadable, "
+                        f"e.g. {unreadable[0].path}: {unreadable[0].reason}")
     if since is not None and repo is not None:
         since = git.resolve(repo, since) or since
     rec = Record.load(record) if since is None else Record(None)

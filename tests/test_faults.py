@@ -1,0 +1,266 @@
+"""Faults an operator of a shared runner meets, and what mdperf does: real processes, real signals, real files.
+The fault table in docs/reference/faults.md names each test here."""
+
+import fcntl
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from histories import make_repo, write_asv_results
+from mdperf import asvresults, history
+from mdperf.errors import UserError
+from mdperf.regressions import config as reg_config
+from mdperf.result import atomic_write_text
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def mdperf(*args, cwd=None, timeout=600, env=None):
+    return subprocess.run([sys.executable, "-m", "mdperf.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def one_line_exit_2(p):
+    assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
+    assert p.stderr.count("\n") == 1 and p.stderr.startswith("mdperf: error: "), p.stderr
+    assert "Traceback" not in p.stderr + p.stdout
+
+
+RUN = ["run", "--calc", "torch-lj", "--system", "ar", "--atoms", "32", "--steps", "3", "--warmup", "0"]
+
+
+# --- inputs checked before any work ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--timestep-fs", "0"], "time step must be a finite number > 0"),
+    (["--timestep-fs", "nan"], "time step must be a finite number > 0"),
+    (["--temperature-k", "-10"], "temperature must be a finite number >= 0"),
+    (["--dtype", "float16"], "unknown dtype 'float16'"),
+    (["--steps", "1000000000000"], "steps must be <= 10,000,000"),
+])
+def test_case_numbers_are_bad_input(extra, message):
+    p = mdperf(*RUN, *extra)
+    one_line_exit_2(p)
+    assert message in p.stderr
+
+
+def test_json_output_paths_are_checked_before_measuring(tmp_path):
+    one_line_exit_2(p := mdperf(*RUN, "--json", str(tmp_path)))
+    assert "not a regular file" in p.stderr
+    one_line_exit_2(p := mdperf(*RUN, "--json", str(tmp_path / "missing" / "r.json")))
+    assert "does not exist" in p.stderr
+    if os.path.exists("/dev/full"):
+        one_line_exit_2(mdperf(*RUN, "--json", "/dev/full"))
+        assert stat.S_ISCHR(os.stat("/dev/full").st_mode)  # the device node is still a device node
+
+
+def test_json_dash_is_stdout(tmp_path):
+    p = mdperf(*RUN, "--json", "-", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["case"]["calculator"] == "torch-lj"
+    assert not (tmp_path / "-").exists()
+
+
+def test_outputs_have_normal_file_modes(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "f.json", "{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "f.json").stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize("text, message", [
+    ('higher_is_better = "*steps*"\n', "higher_is_better must be a list"),
+    ("window = 0\n", "window must be >= 1"),
+    ("window = 1.5\n", "window must be a whole number"),
+    ("z_min = nan\n", "z_min must be a finite number"),
+    ("penalty_beta = 0\n", "penalty_beta must be > 0"),
+    ("[events]\nmin_series = 0\n", "min_series must be >= 1"),
+])
+def test_regression_settings_that_would_change_the_answer_are_refused(tmp_path, text, message):
+    f = tmp_path / "reg.toml"
+    f.write_text(text)
+    with pytest.raises(UserError, match=message):
+        reg_config.load(f)
+
+
+def test_a_config_file_that_is_not_utf8_is_one_line(tmp_path):
+    f = tmp_path / "reg.toml"
+    f.write_bytes(b"window = 3 # \xff\xfe\n")
+    with pytest.raises(UserError, match="cannot read regression config"):
+        reg_config.load(f)
+
+
+@pytest.fixture
+def tracked(tmp_path):
+    repo, commits = make_repo(tmp_path, 3)
+    for name in ("asv.conf.json",):
+        (repo / name).write_text((ROOT / name).read_text())
+    (repo / "pyproject.toml").write_text('[tool.mdperf.suite]\ncalculators = ["torch-lj"]\n')
+    return repo
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda r: (r / "asv.conf.json").write_text(
+        (r / "asv.conf.json").read_text().replace('"results_dir": ".asv/results"', '"results_dir": 5')),
+     "results_dir must be a string"),
+    (lambda r: (r / "pyproject.toml").write_text(
+        (r / "pyproject.toml").read_text() + '[tool.mdperf.track]\ndefault_last = "three"\n'),
+     "default_last must be a whole number"),
+])
+def test_track_settings_are_checked(tracked, edit, message):
+    edit(tracked)
+    one_line_exit_2(p := mdperf("track", cwd=tracked))
+    assert message in p.stderr
+
+
+@pytest.mark.parametrize("name", ["..", ".", "a/b", "x y"])
+def test_machine_names_cannot_leave_the_results_folder(tracked, name):
+    one_line_exit_2(p := mdperf("track", "--machine", name, cwd=tracked))
+    assert "invalid machine name" in p.stderr
+    assert not (tracked / ".asv").exists()
+
+
+def test_preview_on_a_busy_or_invalid_port(tracked):
+    (tracked / ".asv" / "html").mkdir(parents=True)
+    (tracked / ".asv" / "html" / "index.html").write_text("<html></html>")
+    one_line_exit_2(p := mdperf("preview", "--port", "70000", cwd=tracked))
+    assert "--port must be" in p.stderr
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        one_line_exit_2(p := mdperf("preview", "--port", str(s.getsockname()[1]), cwd=tracked))
+    assert "cannot serve on port" in p.stderr
+
+
+def test_plugins_that_do_not_import_or_exit_are_errors_not_silence(tmp_path):
+    (tmp_path / "badsyntax.py").write_text("def make(:\n")
+    (tmp_path / "quitter.py").write_text("import sys\ndef make(system=None):\n    sys.exit(0)\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    p = mdperf(*[a if a != "torch-lj" else "badsyntax:make" for a in RUN], env=env)
+    one_line_exit_2(p)
+    assert "SyntaxError" in p.stderr
+    p = mdperf(*[a if a != "torch-lj" else "quitter:make" for a in RUN], env=env)
+    assert p.returncode == 1 and "called sys.exit(0)" in p.stdout, (p.stdout, p.stderr)
+
+
+# --- the results reader ------------------------------------------------------------------------------------
+
+
+def test_the_reader_survives_any_bytes_and_never_blocks_on_special_files(tmp_path):
+    root = tmp_path / "results"
+    write_asv_results(root, "m", [f"{i:08x}" + "b" * 32 for i in range(6)],
+                      {"b.time_x": {"params": [], "param_names": [], "unit": "seconds",
+                                    "values": [[1.0]] * 6}})
+    m = root / "m"
+    (m / "00000001-junk.json").write_bytes(os.urandom(2000))
+    (m / "00000002-list.json").write_text("[1, 2]")
+    (m / "00000003-null.json").write_text("null")
+    os.mkfifo(m / "00000004-fifo.json")
+    t0 = time.monotonic()
+    h = history.read(root)
+    assert time.monotonic() - t0 < 30
+    reasons = " | ".join(p.reason for p in h.problems)
+    assert "not a regular file" in reasons and "not a results object" in reasons
+    assert len(h.series) == 1 and len(h.series[0].values) == 6
+
+
+def test_results_that_are_all_unreadable_are_not_a_quiet_night(tmp_path):
+    m = tmp_path / "results" / "m"
+    m.mkdir(parents=True)
+    for i in range(3):
+        (m / f"{i:08x}-env.json").write_text("{broken")
+    one_line_exit_2(p := mdperf("regressions", "--results", str(tmp_path / "results"), "--no-record"))
+    assert "no readable results" in p.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any folder: a permission fault cannot be made here")
+def test_an_unreadable_machine_folder_is_a_problem(tmp_path):
+    root = tmp_path / "results"
+    write_asv_results(root, "m", ["a" * 40], {"b.time_x": {"params": [], "param_names": [], "unit": "seconds",
+                                                           "values": [[1.0]]}})
+    (root / "m").chmod(0)
+    try:
+        h = history.read(root)
+    finally:
+        (root / "m").chmod(0o755)
+    assert any("cannot read this machine's folder" in p.reason for p in h.problems)
+
+
+# --- one track at a time ------------------------------------------------------------------------------------
+
+
+def test_a_second_track_on_the_same_machine_exits_2_naming_the_holder(tracked):
+    lock = tracked / ".asv" / "mdperf" / "track-m1.lock"
+    lock.parent.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", f"""
+import fcntl, sys, time
+fh = open({str(lock)!r}, "a+")
+fcntl.flock(fh, fcntl.LOCK_EX)
+fh.write("pid 4242 since now")
+fh.flush()
+print("held", flush=True)
+time.sleep(60)
+"""], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        one_line_exit_2(p := mdperf("track", "--machine", "m1", cwd=tracked))
+        assert "another mdperf track holds" in p.stderr and "pid 4242" in p.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    fh = open(lock, "a+")
+    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again once its holder is gone
+    fh.close()
+
+
+# --- signals ------------------------------------------------------------------------------------------------
+
+
+def _descendants_alive(pids):
+    return [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_ending_mdperf_ends_what_it_started(sig):
+    # compare's measurement child: stopped by mdperf on SIGTERM; on kill -9 it sees its parent gone and ends.
+    proc = subprocess.Popen([sys.executable, "-m", "mdperf.cli", "compare", "torch-lj", "--system", "ar",
+                             "--atoms", "32", "--steps", "5000000", "--warmup", "0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    parent = psutil.Process(proc.pid)
+    children = []
+    for _ in range(300):
+        children = parent.children(recursive=True)
+        if any("multiprocessing" in " ".join(c.cmdline()) for c in children if c.is_running()):
+            break
+        time.sleep(0.1)
+    assert children, "compare never started its measurement process"
+    time.sleep(1.0)
+    pids = [c.pid for c in children]
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
+    deadline = time.monotonic() + 30
+    while _descendants_alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _descendants_alive(pids), [psutil.Process(p).cmdline() for p in _descendants_alive(pids)]
+    assert proc.returncode == (128 + signal.SIGTERM if sig == signal.SIGTERM else -signal.SIGKILL)
+
+
+def test_a_damaged_ledger_only_costs_re_measuring(tmp_path):
+    from mdperf.track import Ledger
+
+    for text in ("[1, 2]", '{"commits": [1]}', "{broken", '{"commits": {"abc": 5}}'):
+        (tmp_path / "ledger.json").write_text(text)
+        assert Ledger(tmp_path / "ledger.json").entries == {}
