@@ -264,3 +264,21 @@ def test_a_damaged_ledger_only_costs_re_measuring(tmp_path):
     for text in ("[1, 2]", '{"commits": [1]}', "{broken", '{"commits": {"abc": 5}}'):
         (tmp_path / "ledger.json").write_text(text)
         assert Ledger(tmp_path / "ledger.json").entries == {}
+
+
+def test_names_from_results_are_inert_in_markdown_and_html(tmp_path):
+    from mdperf import site
+    from mdperf.regressions import analyse
+    from mdperf.regressions import report as text
+
+    root = tmp_path / "results"
+    name = "b.time_<img src=x onerror=alert(1)>|`x`"
+    values = [[1.0]] * 10 + [[2.0]] * 10
+    write_asv_results(root, "m<script>", [f"{i:08x}" + "c" * 32 for i in range(20)],
+                      {name: {"params": [], "param_names": [], "unit": "seconds", "values": values}})
+    rep = analyse(history.read(root))
+    assert rep.flags
+    md = text.markdown(rep)
+    assert "<img" not in md and "<script>" not in md and "&lt;img" in md
+    page = site.render(rep)
+    assert "<img" not in page and "<script>" not in page

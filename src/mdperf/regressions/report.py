@@ -125,7 +125,10 @@ def table(report: Report, console: Console) -> None:
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text from results files (untrusted: merged from other machines) made inert in a Markdown table cell: no
+    column breaks, no HTML, no code-span breaks."""
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+            .replace("`", "'").replace("\n", " "))
 
 
 def markdown(report: Report, site_url: str = "") -> str:
