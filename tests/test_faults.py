@@ -282,3 +282,43 @@ def test_names_from_results_are_inert_in_markdown_and_html(tmp_path):
     assert "<img" not in md and "<script>" not in md and "&lt;img" in md
     page = site.render(rep)
     assert "<img" not in page and "<script>" not in page
+
+
+def test_a_zero_byte_result_file_is_a_machine_fault_not_a_failure(tmp_path):
+    from mdperf.asvconf import AsvSetup
+    from mdperf.track import classify
+
+    commit = "d" * 40
+    m = tmp_path / "results" / "m"
+    m.mkdir(parents=True)
+    (m / f"{commit[:8]}-env.json").write_bytes(b"")  # what asv leaves on a full disk
+    log = tmp_path / "c.log"
+    log.write_text("")
+    setup = AsvSetup(tmp_path, tmp_path / "asv.conf.json", tmp_path / "results", tmp_path / "html", tmp_path / "env",
+                     {}, "x", None, 3, "default")
+    status, reason, _ = classify(setup, "m", commit, 0, log)
+    assert status == "fault" and "unreadable result file" in reason
+    assert classify(setup, "m", "e" * 40, -9, log)[0] == "fault"  # asv killed
+
+
+@pytest.fixture
+def full_filesystem(tmp_path):
+    """A 64 KiB tmpfs, where the machine lets this process mount one; else the test is skipped with why."""
+    mnt = tmp_path / "full"
+    mnt.mkdir()
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {(p.stderr or p.stdout).strip()[:120]}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_a_full_disk_at_the_end_is_one_line_after_the_table(full_filesystem):
+    out = full_filesystem / "r.json"
+    p = mdperf("run", "--calc", "torch-lj", "--system", "ar", "--atoms", "32", "--steps", "3000", "--warmup", "0",
+               "--json", str(out))
+    one_line_exit_2(p)
+    assert "could not write" in p.stderr and "latency" in p.stdout  # the measurement was still shown
+    assert not out.exists()  # nothing half-written
