@@ -7,6 +7,7 @@ The repository (benchmarks/eval/calc_repo.py): a numpy Lennard-Jones package `my
 """
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -16,15 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.eval.calc_repo import git, make_calc_repo
+from benchmarks.eval.calc_repo import make_calc_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
 def mdperf(repo, *args, timeout=1800):
+    # A heartbeat every 2 s instead of 30, so that the log of a short run shows it.
     return subprocess.run([sys.executable, "-m", "mdperf.cli", *args], cwd=repo, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env={**os.environ, "MDPERF_HEARTBEAT_S": "2"})
 
 
 def adopting_commands():
@@ -68,6 +70,14 @@ def test_init_writes_the_suite_and_says_what_next(adopted):
     assert '"project": "mycalc"' in conf and '"mdperf": "' in conf and '"numpy": ""' in conf
     # The package's own files are untouched above the appended table.
     assert (repo / "pyproject.toml").read_text().startswith("[build-system]")
+
+
+def test_track_says_what_it_is_doing_while_it_works(adopted):
+    out = adopted["outputs"]["mdperf track"].stdout
+    assert "creating the benchmark environment (asv setup" in out
+    assert f"measuring {adopted['slow'][:10]} (" in out
+    # plain lines in a log, with the elapsed time and asv's own last line (the benchmark it runs)
+    assert re.search(r"measuring [0-9a-f]{10} \(\d+/16\) .* — 0 min \d\d s — .*(Running|md\.)", out), out[-3000:]
 
 
 def test_every_commit_measured_the_broken_one_failed_with_why(adopted):

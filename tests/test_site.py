@@ -89,3 +89,38 @@ def test_page_in_chromium_shows_the_regression_at_its_commit(site, tmp_path):
         assert '<li id="nav-li-mdperf"><a href="mdperf.html">mdperf changes</a></li>' in front
     finally:
         server.shutdown()
+
+
+@needs_chromium
+def test_each_flag_has_a_picture_of_its_series_that_loads(site, tmp_path):
+    repo, commits, html = site
+    server = serve(html)
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        rc, dom, console = chromium_dom(f"{base}/mdperf.html", tmp_path / "profile2")
+        assert rc == 0 and console == [], console
+        row = dom.split(f'id="commit-{commits[20]}"', 1)[1].split("</table>", 1)[0]
+        assert 'class="trend"' in row and 'data-loaded="1"' in row  # the browser loaded the picture
+        shot = tmp_path / "page.png"
+        p = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                            "--no-first-run", f"--user-data-dir={tmp_path / 'profile3'}", "--window-size=1400,900",
+                            "--virtual-time-budget=5000", f"--screenshot={shot}", f"{base}/mdperf.html"],
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0 and shot.exists()
+    finally:
+        server.shutdown()
+    # The picture itself: the injected +25 % step is drawn where the page says it is.
+    from PIL import Image
+
+    picture = Image.open(html / "mdperf-trends" / "flag-0.png").convert("RGB")
+    px = np.asarray(picture, dtype=int)
+    red = (px[..., 0] > 150) & (px[..., 1] < 110) & (px[..., 2] < 110)  # the change point's red line
+    assert red.sum() > 50
+    # On the page: the series' blue points sit lower left of the change than right of it (the step up).
+    page = np.asarray(Image.open(shot).convert("RGB"), dtype=int)
+    r, g, b = page[..., 0], page[..., 1], page[..., 2]
+    blue = (abs(r - 76) < 40) & (abs(g - 114) < 40) & (abs(b - 176) < 40)  # the series' colour, not the links' blue
+    ys, xs = np.nonzero(blue)
+    assert xs.size > 30, "no series drawn on the page"
+    left, right = np.percentile(xs, 20), np.percentile(xs, 80)
+    assert np.median(ys[xs <= left]) > np.median(ys[xs >= right]) + 10  # image y grows downwards

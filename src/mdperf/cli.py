@@ -1,4 +1,4 @@
-"""The ``mdperf`` command line: list, run, compare, track, publish, preview.
+"""The ``mdperf`` command line: list, run, compare, plot, scale, init, track, regressions, publish, preview.
 
 Exit codes (docs/reference/exit-codes.md): 0 done; 1 a measurement failed or was skipped, (track) some commits
 failed to build or benchmark, (regressions) a new confirmed regression; 2 bad input or could not run at all (one
@@ -52,7 +52,8 @@ def _case_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timestep-fs", type=float, default=None, help="time step in fs (default: the system's)")
     p.add_argument("--temperature-k", type=float, default=None, help="initial / bath temperature in K")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", metavar="FILE", help="write the full result (samples included) as JSON")
+    p.add_argument("--json", metavar="FILE", help="write the full result (samples included) as JSON; - for stdout")
+    p.add_argument("--plot", metavar="DIR", default=None, help="draw the figures (PNG and SVG) into DIR")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,9 +66,22 @@ def build_parser() -> argparse.ArgumentParser:
     _case_args(run)
     cmp_ = sub.add_parser("compare", help="the same case for several calculators, relative to the first")
     cmp_.add_argument("calcs", nargs="+", metavar="CALC")
+    cmp_.add_argument("--agreement", action="store_true",
+                      help="also the energy and force errors of each calculator against the first, on the same frames")
     cmp_.add_argument("--reference", default=None,
                       help="measured first, the others' speed-up against it (default: [tool.mdperf.suite] reference)")
     _case_args(cmp_)
+    plo = sub.add_parser("plot", help="figures of measurements: latency, energy, memory (PNG and SVG)")
+    plo.add_argument("results", nargs="+", metavar="RESULT.json", help="files written by run/compare --json")
+    plo.add_argument("--out", default="mdperf-figures", help="folder for the figures (default mdperf-figures)")
+    sca = sub.add_parser("scale", help="time per step against atom count, log-log, with the fitted slope")
+    sca.add_argument("--calc", nargs="+", required=True, metavar="CALC")
+    sca.add_argument("--system", default="ar")
+    sca.add_argument("--atoms", type=int, nargs="+", required=True)
+    sca.add_argument("--steps", type=int, default=200)
+    sca.add_argument("--warmup", type=int, default=10)
+    sca.add_argument("--device", default="cpu")
+    sca.add_argument("--out", default="mdperf-scaling", help="folder for the figure, table and JSON")
     ini = sub.add_parser("init", help="make a repository trackable: asv.conf.json, benchmarks/md.py, [tool.mdperf.suite]")
     ini.add_argument("--repo", default=".", help="the repository (default: the current one)")
     ini.add_argument("--calc", nargs="+", default=None, metavar="CALC",
@@ -239,6 +253,8 @@ def _write_json(path: str, payload: str) -> None:
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     check_output_path(args.json)
+    if args.plot:
+        check_output_dir(args.plot, "--plot")
     if args.json == "-":
         console = _console(stderr=True)  # stdout carries the JSON alone
     result = _measure(args, args.calc, console)
@@ -255,12 +271,104 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         status = "ok" if m.status == "ok" else f"{m.status}: {m.reason}"
         table.add_row(name, _fmt(m.value), m.unit, escape(status))
     console.print(table)
+    if args.plot:
+        _plot([result], args.plot, console)
     if args.json:
         _write_json(args.json, result.to_json(indent=1))
     if result.status != "ok":
         console.print(f"[red]{result.status}[/]: {escape(result.reason)}")
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _plot(results: list, out: str, console: Console) -> None:
+    from . import figures
+
+    paths = []
+    for r in results:
+        paths += figures.case_figure(r, out)
+    if len(results) > 1:
+        paths += figures.overlay_figure(results, out)
+    for p in paths:
+        console.print(f"figure: {p}", highlight=False, soft_wrap=True)
+
+
+def check_output_dir(path: str, what: str) -> None:
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise UserError(f"{what} {path}: exists and is not a folder")
+    parent = p if p.exists() else p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{what} {path}: not writable")
+
+
+def cmd_plot(args: argparse.Namespace, console: Console) -> int:
+    from .result import MeasureResult
+
+    check_output_dir(args.out, "--out")
+    results = []
+    for f in args.results:
+        try:
+            data = json.loads(Path(f).read_text())
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot read {f}: {exc}") from None
+        items = data if isinstance(data, list) else [data]
+        try:
+            results += [MeasureResult.from_dict(d) for d in items]
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise UserError(f"{f} is not an mdperf result: {exc}") from None
+    _plot(results, args.out, console)
+    return EXIT_OK
+
+
+def cmd_scale(args: argparse.Namespace, console: Console) -> int:
+    import numpy as np
+
+    from . import calculators, figures
+    from .isolate import measure_isolated
+    from .measurement import describe_case
+
+    check_output_dir(args.out, "--out")
+    for name in args.calc:
+        calculators.resolve(name)
+    cases = [describe_case(c, args.system, n, args.steps, device=args.device, warmup=args.warmup)
+             for c in args.calc for n in sorted(set(args.atoms))]  # bad input fails before any measurement
+    rows = []
+    for case in cases:
+        console.print(f"measuring {case.calculator} at {case.atoms} atoms on {case.device}", highlight=False)
+        r = measure_isolated(case)
+        lat = np.asarray(r.samples.get("latency_ms", []), dtype=float)
+        rows.append({"calculator": case.calculator, "device": case.device, "atoms": case.atoms, "status": r.status,
+                     "reason": r.reason, "latency_median_ms": r.value("latency_median_ms"),
+                     "latency_q25_ms": float(np.percentile(lat, 25)) if lat.size else None,
+                     "latency_q75_ms": float(np.percentile(lat, 75)) if lat.size else None,
+                     "us_per_atom_step": r.value("us_per_atom_step")})
+    table = Table(title=f"{args.system}, {args.device}, {args.steps} steps: time per step against atoms")
+    for col in ("calculator", "atoms", "median ms", "IQR ms", "µs/atom/step", "status"):
+        table.add_column(col, justify="left" if col in ("calculator", "status") else "right")
+    for row in rows:
+        iqr = (f"{row['latency_q25_ms']:.3g}-{row['latency_q75_ms']:.3g}" if row["latency_q25_ms"] is not None
+               else "—")
+        table.add_row(row["calculator"], str(row["atoms"]), _fmt(row["latency_median_ms"]), iqr,
+                      _fmt(row["us_per_atom_step"]), escape(row["status"] + (f": {row['reason']}" if row["reason"] else "")))
+    console.print(table)
+    slopes = {}
+    for calc in args.calc:
+        pts = [r for r in rows if r["calculator"] == calc and r["latency_median_ms"]]
+        slope = figures.fit_slope(np.array([p["atoms"] for p in pts], float),
+                                  np.array([p["latency_median_ms"] for p in pts], float))
+        slopes[calc] = slope
+        console.print(f"{calc}: time ~ atoms^{slope:.2f}" if slope is not None else f"{calc}: too few sizes to fit",
+                      highlight=False)
+    out = Path(args.out)
+    paths = figures.scaling_figure(rows, out)
+    _write_json(str(out / "scaling.json"), json.dumps({"system": args.system, "device": args.device,
+                                                        "steps": args.steps, "slopes": slopes, "rows": rows}, indent=1))
+    for p in [*paths, out / "scaling.json"]:
+        console.print(f"wrote {p}", highlight=False, soft_wrap=True)
+    return EXIT_OK if all(r["status"] == "ok" for r in rows) else EXIT_FAILED
 
 
 def cmd_init(args: argparse.Namespace, console: Console) -> int:
@@ -297,6 +405,8 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     if reference:
         args.calcs = [reference] + [c for c in args.calcs if c != reference]
     check_output_path(args.json)
+    if args.plot:
+        check_output_dir(args.plot, "--plot")
     if args.json == "-":
         console = _console(stderr=True)  # stdout carries the JSON alone
     for name in args.calcs:  # bad names are bad input: fail before measuring anything
@@ -314,6 +424,29 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     def ratio(a: float | None, b: float | None) -> str:
         return f"{a / b:.2f}×" if a is not None and b not in (None, 0) else "—"
 
+    agree: dict[str, dict[str, float] | str] = {}
+    if args.agreement:
+        from .agreement import agreement
+
+        for name in args.calcs[1:]:
+            try:
+                agree[name] = agreement(args.calcs[0], name, args.system, args.atoms, device=args.device,
+                                        dtype=args.dtype, seed=args.seed)
+            except Exception as exc:  # one calculator that cannot be evaluated is its row's note, not the end
+                agree[name] = f"{type(exc).__name__}: {exc}"
+        for col in ("E MAE meV/atom", "F MAE meV/Å", "F max meV/Å"):
+            table.add_column(col, justify="right")
+
+    def agreement_cells(name: str) -> list[str]:
+        if not args.agreement:
+            return []
+        a = agree.get(name)
+        if a is None:
+            return ["reference", "", ""]
+        if isinstance(a, str):
+            return [escape(a), "", ""]
+        return [_fmt(a["energy_mae_mev_per_atom"]), _fmt(a["force_mae_mev_per_a"]), _fmt(a["force_max_mev_per_a"])]
+
     for r in results:
         status = r.status if r.status == "ok" else f"{r.status}: {r.reason}"
         table.add_row(
@@ -322,12 +455,73 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
             _fmt(r.value("host_peak_rss_mib")), ratio(r.value("host_peak_rss_mib"), base.value("host_peak_rss_mib")),
             _fmt(r.value("gpu_peak_allocated_mib")),
             ratio(r.value("gpu_peak_allocated_mib"), base.value("gpu_peak_allocated_mib")),
-            _fmt(r.value("drift_mev_per_atom_ps")),
+            _fmt(r.value("drift_mev_per_atom_ps")), *agreement_cells(r.case["calculator"]),
         )
     console.print(table)
+    if args.plot:
+        _plot(results, args.plot, console)
     if args.json:
-        _write_json(args.json, json.dumps([r.to_dict() for r in results], indent=1))
+        rows = [r.to_dict() for r in results]
+        for row in rows:
+            if args.agreement and row["case"]["calculator"] in agree:
+                row["agreement_with_" + args.calcs[0]] = agree[row["case"]["calculator"]]
+        _write_json(args.json, json.dumps(rows, indent=1))
     return EXIT_OK if all(r.status == "ok" for r in results) else EXIT_FAILED
+
+
+class _Heartbeat:
+    """What `mdperf track` is doing, while it does it: on a terminal a live line (updated every second), in a CI
+    log a plain line when a phase starts and then at most every HEARTBEAT_S, with the elapsed time and the last
+    line of the phase's log (asv names the benchmark it is running)."""
+
+    def __init__(self, console: Console, live: bool, update: Callable[[str], object]) -> None:
+        import threading
+
+        self.console, self.live, self.update = console, live, update
+        self.text, self.log, self.since, self.printed = "", None, 0.0, 0.0
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def phase(self, text: str, log: Path | None) -> None:
+        with self.lock:
+            self.text, self.log, self.since = text, log, time.monotonic()
+        if text and not self.live:
+            self.console.print(f"{text} ...", highlight=False, markup=False, soft_wrap=True)
+            self.printed = time.monotonic()
+
+    def _line(self) -> str:
+        elapsed = time.monotonic() - self.since
+        last = ""
+        if self.log is not None:
+            try:
+                with open(self.log, "rb") as fh:
+                    fh.seek(max(0, fh.seek(0, 2) - 4096))
+                    lines = [ln.strip() for ln in fh.read().decode(errors="replace").splitlines() if ln.strip()]
+                last = lines[-1][:160] if lines else ""
+            except OSError:
+                pass
+        return f"{self.text} — {int(elapsed // 60)} min {int(elapsed % 60):02d} s" + (f" — {last}" if last else "")
+
+    def _run(self) -> None:
+        while not self.stopped.wait(1.0):
+            with self.lock:
+                if not self.text:
+                    continue
+                line = self._line()
+            if self.live:
+                self.update(line)
+            elif time.monotonic() - self.printed >= HEARTBEAT_S:
+                self.console.print(line, highlight=False, markup=False, soft_wrap=True)
+                self.printed = time.monotonic()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=5)
+
+
+HEARTBEAT_S = float(os.environ.get("MDPERF_HEARTBEAT_S", "30"))
 
 
 def cmd_track(args: argparse.Namespace, console: Console) -> int:
@@ -346,6 +540,10 @@ def cmd_track(args: argparse.Namespace, console: Console) -> int:
     def on_commit_start(i: int, commit: str, subject: str) -> None:
         progress.update(state["task"], description=f"{commit[:10]} {escape(subject[:40])}")
 
+    heartbeat = _Heartbeat(progress.console if console.is_terminal else console, live=console.is_terminal,
+                           update=lambda text: state.get("task") is not None and progress.update(
+                               state["task"], description=escape(text[:120])))
+
     def on_commit_done(i: int, outcome, subject: str) -> None:
         progress.update(state["task"], completed=i + 1)
         mark = "[green]ok[/]" if outcome.status == "ok" else f"[red]failed[/]: {escape(outcome.reason)}"
@@ -354,11 +552,13 @@ def cmd_track(args: argparse.Namespace, console: Console) -> int:
 
     try:
         summary = track(args.repo, args.range, last=args.last, profile=args.profile, machine_name=args.machine,
-                        config=args.config, retry_failed=args.retry_failed, on_start=on_start, on_commit_start=on_commit_start,
+                        config=args.config, retry_failed=args.retry_failed, on_phase=heartbeat.phase,
+                        on_start=on_start, on_commit_start=on_commit_start,
                         on_commit_done=on_commit_done)
     except TrackError as exc:
         raise UserError(str(exc)) from None
     finally:
+        heartbeat.stop()
         progress.stop()
     ok = len(summary.measured) - len(summary.failed)
     console.print(f"machine {summary.machine}: {ok} measured, {len(summary.failed)} failed, "
@@ -471,7 +671,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         commands = {"list": lambda: cmd_list(console), "run": lambda: cmd_run(args, console),
                     "compare": lambda: cmd_compare(args, console), "track": lambda: cmd_track(args, console),
-                    "init": lambda: cmd_init(args, console),
+                    "init": lambda: cmd_init(args, console), "plot": lambda: cmd_plot(args, console),
+                    "scale": lambda: cmd_scale(args, console),
                     "regressions": lambda: cmd_regressions(args, console),
                     "publish": lambda: cmd_publish(args, console), "preview": lambda: cmd_preview(args, console)}
         return commands[args.command]()

@@ -30,25 +30,36 @@ tr.suspected td { background: #fbe7b5; }
 tr.transient-confirmed td { background: #e8e8e8; }
 h2 { margin-top: 1.2em; font-size: 1.1em; }
 code { font-size: 0.95em; }
+img.trend { display: block; }
 """
 
 
-def _row(f: Flag) -> str:
+def _row(f: Flag, image: str | None = None) -> str:
     cls = f"{f.kind}-{f.state}" if f.state == "confirmed" else "suspected"
     e = html.escape
+    picture = (f'<img class="trend" src="{e(image)}" alt="the series around the change" width="252" '
+               f'onload="this.setAttribute(\'data-loaded\', \'1\')">' if image else "")
     return (f'<tr class="{e(cls)}" data-commit="{e(f.commit)}" data-kind="{e(f.kind)}" data-state="{e(f.state)}">'
             f'<td><a href="index.html{e(f.graph)}">{e(f.benchmark)}</a></td>'
             f"<td>{e(f.params_text)}</td><td>{e(f.machine)}</td>"
             f"<td>{f.change_pct:+.1f}%</td><td>{e(level(f.before, f.unit))} → {e(level(f.after, f.unit))}</td>"
-            f"<td>{e(state_text(f))}</td><td>{e(f.note)}</td></tr>")
+            f"<td>{e(state_text(f))}</td><td>{e(f.note)}</td><td>{picture}</td></tr>")
 
 
-def render(report: Report) -> str:
+def render(report: Report, images: dict[int, str] | None = None) -> str:
+    """The page; ``images``: a flag's position in ``report.flags`` -> its trend picture, relative to the page."""
+    images = images or {}
+    index = {id(f): i for i, f in enumerate(report.flags)}
     subjects = {f.commit: f.subject for f in report.flags if f.subject}  # filled by analyse_results
     body = ["<h1>mdperf: changes commit by commit</h1>",
             f"<p>{html.escape(headline(report))}. "
             f'<a href="index.html">Back to the benchmarks</a> · <a href="{FLAGS_JSON}">flags as JSON</a></p>']
     body.append(f"<p>{html.escape(order_text(report))}.</p>")
+    if report.flags:
+        newest = report.flags[0]
+        body.append(f'<p id="latest">Newest flagged commit, with a picture of each series around its change: '
+                    f'<a href="#commit-{html.escape(newest.commit)}"><code>{html.escape(newest.commit[:8])}</code></a>'
+                    f"{' ' + html.escape(newest.date) if newest.date else ''}.</p>")
     if report.events:
         body.append('<h2 id="machine-events">Machine events</h2><p>One run moved many series together, or the machine '
                     "changed: reported once here, not as regressions of each series.</p>"
@@ -75,8 +86,8 @@ def render(report: Report) -> str:
         date = f' <small>{html.escape(flags[0].date)}</small>' if flags[0].date else ""
         body.append(f'<h2 id="commit-{html.escape(commit)}"><code>{html.escape(title)}</code> {subject}{date}</h2>')
         body.append("<table><tr><th>benchmark</th><th>parameters</th><th>machine</th><th>change</th>"
-                    "<th>before → after</th><th>state</th><th>note</th></tr>")
-        body.extend(_row(f) for f in flags)
+                    "<th>before → after</th><th>state</th><th>note</th><th>series</th></tr>")
+        body.extend(_row(f, images.get(index[id(f)])) for f in flags)
         body.append("</table>")
     if report.problems:
         body.append(f"<details><summary>{len(report.problems)} series or files skipped</summary><ul>")
@@ -87,11 +98,41 @@ def render(report: Report) -> str:
             + "\n".join(body) + "\n</body></html>\n")
 
 
+TRENDS = "mdperf-trends"  # the flags' pictures, beside the page
+MAX_TRENDS = 100  # the newest flags get a picture; drawing is ~0.1 s each
+
+
+def trend_images(html_dir: Path, report: Report) -> dict[int, str]:
+    """A small PNG per flag (the newest MAX_TRENDS): the series around it, the change point, both levels.
+    Without matplotlib (the plot extra), none: the page says the numbers."""
+    import shutil
+
+    try:
+        from . import figures
+
+        figures._pyplot()
+    except Exception:  # no matplotlib: a page without pictures, never a failed publish
+        return {}
+    folder = html_dir / TRENDS
+    shutil.rmtree(folder, ignore_errors=True)
+    out: dict[int, str] = {}
+    for i, f in enumerate(report.flags[:MAX_TRENDS]):
+        if not f.trend or len(f.trend[0]) < 2:
+            continue
+        values, at, level_end, level_start = f.trend
+        figures.trend_figure(values, at, f.before, f.after, folder, f"flag-{i}", unit=f.unit, start=level_start,
+                             end=level_end,
+                             title=f"{f.change_pct:+.1f}% at {f.commit[:8]}", formats=("png",))
+        out[i] = f"{TRENDS}/flag-{i}.png"
+    return out
+
+
 def write(html_dir: Path, report: Report) -> Path:
-    """Write the page and its JSON into the published site and link the page from asv's navigation bar."""
+    """Write the page, its pictures and its JSON into the published site and link the page from asv's
+    navigation bar."""
     page = html_dir / PAGE
     atomic_write_text(html_dir / FLAGS_JSON, to_json(report))
-    atomic_write_text(page, render(report))
+    atomic_write_text(page, render(report, trend_images(html_dir, report)))
     index = html_dir / "index.html"
     text = index.read_text()
     if NAV_MARK not in text:

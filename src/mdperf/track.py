@@ -285,6 +285,7 @@ def track(
     machine_name: str | None = None,
     config: str | None = None,
     retry_failed: bool = False,
+    on_phase: Callable[[str, Path | None], None] | None = None,
     on_start: Callable[[int, int], None] | None = None,
     on_commit_start: Callable[[int, str, str], None] | None = None,
     on_commit_done: Callable[[int, CommitOutcome, str], None] | None = None,
@@ -300,14 +301,15 @@ def track(
         raise UserError(f"invalid machine name {name!r}: letters, digits, '.', '_' and '-' only")
     try:
         with _lock(setup.state_dir / f"track-{name}.lock"):
-            return _track_locked(setup, repo, name, ident, spec, last, profile, retry_failed, on_start,
-                                 on_commit_start, on_commit_done)
+            return _track_locked(setup, repo, name, ident, spec, last, profile, retry_failed,
+                                 on_phase or (lambda text, log: None), on_start, on_commit_start, on_commit_done)
     except OSError as exc:  # a read-only folder, a full disk: the machine's fault, said in one line
         raise TrackError(f"{exc.strerror or exc}: {exc.filename or ''}; nothing more was recorded") from None
 
 
 def _track_locked(setup: AsvSetup, repo: Path, name: str, ident: dict[str, Any], spec: str | None,
                   last: int | None, profile: str, retry_failed: bool,
+                  on_phase: Callable[[str, Path | None], None],
                   on_start: Callable[[int, int], None] | None,
                   on_commit_start: Callable[[int, str, str], None] | None,
                   on_commit_done: Callable[[int, CommitOutcome, str], None] | None) -> TrackSummary:
@@ -327,12 +329,14 @@ def _track_locked(setup: AsvSetup, repo: Path, name: str, ident: dict[str, Any],
     wheel = None
     if commits and setup.project != "mdperf" and (source := wheelhouse.source_dir()) is not None:
         # mdperf from a source checkout: its wheel, the same for every commit, is what the environment installs.
+        on_phase("building mdperf's wheel for the benchmark environment", logs / "mdperf-wheel.log")
         try:
             wheel = wheelhouse.build(source, setup.state_dir / "wheelhouse", logs / "mdperf-wheel.log")
         except RuntimeError as exc:
             raise TrackError(str(exc)) from None
         env["PIP_FIND_LINKS"] = " ".join(filter(None, [str(wheel.parent), env.get("PIP_FIND_LINKS", "")]))
     if commits:
+        on_phase("checking the configured calculators against the calculator contract", None)
         bad = validate.in_child(repo, repo / "pyproject.toml", profile)
         if bad:
             raise TrackError("the configured calculators fail the calculator contract, nothing measured: "
@@ -343,6 +347,7 @@ def _track_locked(setup: AsvSetup, repo: Path, name: str, ident: dict[str, Any],
     if commits:
         t0 = time.perf_counter()
         setup_log = logs / "asv-setup.log"
+        on_phase("creating the benchmark environment (asv setup; the first time installs torch)", setup_log)
         rc = _run_logged(_asv(setup, "setup"), setup_log, env, repo)
         setup_s = time.perf_counter() - t0
         # asv 0.6 `setup` exits 1 even when it succeeds (it returns its list of environments), so judge by
@@ -363,6 +368,7 @@ def _track_locked(setup: AsvSetup, repo: Path, name: str, ident: dict[str, Any],
         hashfile = setup.state_dir / f"hashfile-{name}-{os.getpid()}.txt"  # this run's own
         atomic_write_text(hashfile, commit + "\n")
         log = logs / f"{commit[:12]}.log"
+        on_phase(f"measuring {commit[:10]} ({i + 1}/{len(commits)}) {subject[:50]}", log)
         ledger.mark_running(commit)
         t0 = time.perf_counter()
         rc = _run_logged(
@@ -386,6 +392,7 @@ def _track_locked(setup: AsvSetup, repo: Path, name: str, ident: dict[str, Any],
         outcomes.append(outcome)
         if on_commit_done:
             on_commit_done(i, outcome, subject)
+    on_phase("publishing the site", None)
     site, publish_error = None, ""
     if any(setup.results_dir.glob(f"{name}/*.json")) or any(setup.results_dir.glob("*/*.json")):
         site, publish_error = publish(setup, env, logs)

@@ -60,6 +60,7 @@ def analyse_results(results_dir: str | Path, repo: str | Path | None = None,
 
 MIN_POINTS = 4  # fewer, and a series is too short to judge
 SIZE_POINTS = 5  # a flag's size: the medians of up to this many commits each side
+TREND_POINTS = 15  # the site's picture of a flag: up to this many commits each side
 
 
 @dataclass
@@ -198,9 +199,11 @@ def _flag(part: _Part, ch: Change, found: list[Change], history: History, env: e
     else:
         new = ch.index >= len(idx) - config.new_window
     date = history.dates.get(commit)
+    lo_t, hi_t = max(0, ch.index - TREND_POINTS), min(len(idx), ch.index + TREND_POINTS)
+    trend = ([float(v) for v in part.values[lo_t:hi_t]], ch.index - lo_t, min(end, hi_t) - lo_t, max(lo, lo_t) - lo_t)
     return Flag(commit, range_start, s.benchmark, s.params, s.machine, s.env, s.unit, ch.kind, ch.state,
                 100 * rel, before, after, float(ch.z), float(ch.p_value), bool(new),
-                graph_link(s), ch.n_after, _iso(date), "", pos[commit], note)
+                graph_link(s), ch.n_after, _iso(date), "", pos[commit], note, trend)
 
 
 def _iso(ms: float | None) -> str | None:

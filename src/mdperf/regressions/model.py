@@ -33,7 +33,9 @@ class Flag:
     date: str | None = None  # the commit's date (UTC), from asv's results
     subject: str = ""  # the commit's subject line, where the repository is known
     position: int = field(default=0, repr=False)  # in the global commit order
-    note: str = ""  # why the size is what it is, where the raw values say otherwise (net of a machine event)
+    note: str = ""  # why a flag is reported beside a machine event
+    # The values around it, and where in them the change, the end of the new level and the start of the old are
+    trend: tuple[list[float], int, int, int] | None = field(default=None, repr=False, compare=False)
 
     @property
     def params_text(self) -> str:
@@ -42,6 +44,7 @@ class Flag:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("position")
+        d.pop("trend")
         return d
 
 
