@@ -65,3 +65,9 @@ def test_compare_agreement_against_the_reference(tmp_path):
     assert same["force_max_mev_per_a"] < 1e-6 and same["energy_mae_mev_per_atom"] < 1e-6
     assert other["force_mae_mev_per_a"] > 0.1
     assert "F MAE meV/Å" in p.stdout
+
+
+def test_the_overlay_says_each_calculators_agreement(tmp_path):
+    p = mdperf("compare", "ase-lj", "torch-morse", *CASE, "--agreement", "--plot", str(tmp_path))
+    assert p.returncode == 0, p.stderr
+    assert "force MAE" in (tmp_path / "compare-latency.svg").read_text()

@@ -281,14 +281,14 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def _plot(results: list, out: str, console: Console) -> None:
+def _plot(results: list, out: str, console: Console, agreement: dict | None = None) -> None:
     from . import figures
 
     paths = []
     for r in results:
         paths += figures.case_figure(r, out)
     if len(results) > 1:
-        paths += figures.overlay_figure(results, out)
+        paths += figures.overlay_figure(results, out, agreement=agreement)
     for p in paths:
         console.print(f"figure: {p}", highlight=False, soft_wrap=True)
 
@@ -459,7 +459,7 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
         )
     console.print(table)
     if args.plot:
-        _plot(results, args.plot, console)
+        _plot(results, args.plot, console, agree)
     if args.json:
         rows = [r.to_dict() for r in results]
         for row in rows:

@@ -128,8 +128,11 @@ def case_figure(r: MeasureResult, out_dir: str | Path) -> list[Path]:
     return _save(fig, Path(out_dir), case_stem(r))
 
 
-def overlay_figure(results: Sequence[MeasureResult], out_dir: str | Path, stem: str = "compare-latency") -> list[Path]:
-    """The cases' latency histograms on one log-scaled axis, each with its median marked."""
+def overlay_figure(results: Sequence[MeasureResult], out_dir: str | Path, stem: str = "compare-latency",
+                   agreement: dict[str, Any] | None = None) -> list[Path]:
+    """The cases' latency histograms on one log-scaled axis, each with its median marked; with ``agreement``
+    (calculator -> errors against the first), each label says its force error too."""
+    agreement = agreement or {}
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for r in results:
@@ -138,8 +141,12 @@ def overlay_figure(results: Sequence[MeasureResult], out_dir: str | Path, stem: 
         if not lat.size:
             continue
         bins = np.geomspace(lat.min(), lat.max() * 1.0001, 50)
-        line = ax.hist(lat, bins=bins, histtype="step", linewidth=1.5,
-                       label=f"{r.case.get('calculator')} (median {np.median(lat):.3g} ms)")[2][0]
+        calc = r.case.get("calculator")
+        label = f"{calc} (median {np.median(lat):.3g} ms"
+        a = agreement.get(calc)
+        if isinstance(a, dict):
+            label += f", force MAE {a['force_mae_mev_per_a']:.3g} meV/Å vs {results[0].case.get('calculator')}"
+        line = ax.hist(lat, bins=bins, histtype="step", linewidth=1.5, label=label + ")")[2][0]
         ax.axvline(float(np.median(lat)), color=line.get_edgecolor(), linestyle="--", linewidth=1)
     ax.set_xscale("log")
     ax.set_xlabel("step latency (ms)")
