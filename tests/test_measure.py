@@ -160,6 +160,9 @@ def test_cuda_metrics(calc):
         assert r.metrics[name].status == "ok", r.metrics[name]
     assert r.value("gpu_peak_reserved_mib") >= r.value("gpu_peak_allocated_mib") > 0
     assert r.environment["gpu_name"]
+    # GPU memory against step, sampled with the RSS, for the memory panel of the figures
+    gpu = r.samples["gpu_allocated_mib"]
+    assert len(gpu) == len(r.samples["host_rss_mib"]) and 0 < max(gpu) <= r.value("gpu_peak_allocated_mib") + 1e-6
 
 
 @needs_cuda

@@ -256,8 +256,11 @@ class StepRecorder:
 
     def __init__(self, structure, calc, steps: int, *, energy_interval: int, nve: bool, blowup_ev_per_atom: float,
                  temperature_limit_k: float, progress: Callable[[int, int], None] | None = None,
-                 synchronize: Callable[[], None] | None = None) -> None:
+                 synchronize: Callable[[], None] | None = None,
+                 gpu_allocated_mib: Callable[[], float] | None = None) -> None:
         self.structure, self.calc, self.steps = structure, calc, steps
+        self.gpu_allocated_mib = gpu_allocated_mib  # on CUDA: sampled with the RSS (no device synchronisation)
+        self.gpu: list[float] = []
         self.energy_interval, self.nve = energy_interval, nve
         self.blowup_ev_per_atom, self.temperature_limit_k = blowup_ev_per_atom, temperature_limit_k
         self.progress, self.synchronize = progress, synchronize
@@ -292,6 +295,8 @@ class StepRecorder:
         self.stamps[0] = time.perf_counter()
         self.sample(0)
         self.rss.append(memory.host_rss_mib())
+        if self.gpu_allocated_mib is not None:
+            self.gpu.append(self.gpu_allocated_mib())
 
     def __call__(self) -> None:
         if self.synchronize is not None:
@@ -306,6 +311,8 @@ class StepRecorder:
             self.sample(k)
         if k % self.rss_every == 0:
             self.rss.append(memory.host_rss_mib())
+            if self.gpu_allocated_mib is not None:
+                self.gpu.append(self.gpu_allocated_mib())
         if self.progress is not None and k % self.progress_every == 0:
             self.progress(k, self.steps)
 
@@ -323,7 +330,8 @@ def _timed_run(result: MeasureResult, prepared: PreparedCase, blowup_ev_per_atom
     rec = StepRecorder(structure, prepared.calc, steps, energy_interval=energy_interval, nve=nve,
                        blowup_ev_per_atom=blowup_ev_per_atom,
                        temperature_limit_k=max(10 * case.temperature_k, case.temperature_k + 5000.0),
-                       progress=progress, synchronize=synchronize)
+                       progress=progress, synchronize=synchronize,
+                       gpu_allocated_mib=(lambda: memory.torch_cuda_stats()["allocated_mib"]) if gpu else None)
     if gpu:
         import torch
 
@@ -355,6 +363,7 @@ def _timed_run(result: MeasureResult, prepared: PreparedCase, blowup_ev_per_atom
         result.metrics["gpu_peak_allocated_mib"] = Metric.ok(cuda["peak_allocated_mib"], "MiB")
         result.metrics["gpu_peak_reserved_mib"] = Metric.ok(cuda["peak_reserved_mib"], "MiB")
         result.metrics["gpu_memory_growth_mib"] = Metric.ok(cuda["allocated_mib"] - gpu_start, "MiB")
+        result.samples["gpu_allocated_mib"] = rec.gpu
 
     valid = ~np.isnan(e_total)
     times_ps = e_steps[valid] * timestep_fs / 1e3
