@@ -75,6 +75,17 @@ def _marks(ax: Any, r: MeasureResult) -> None:
                        label=f"{name.split('_')[1]} {v:.3g} ms")
 
 
+def _finish(ax: Any, xlabel: str, ylabel: str, title: str, empty: str) -> None:
+    """Labels and legend of a panel that has lines; else the panel says what is missing."""
+    if ax.lines:
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes)
+    ax.set_title(title, fontsize=10)
+
+
 def case_figure(r: MeasureResult, out_dir: str | Path) -> list[Path]:
     """The four panels of one case; a panel without samples says so."""
     plt = _pyplot()
@@ -104,25 +115,14 @@ def case_figure(r: MeasureResult, out_dir: str | Path) -> list[Path]:
         drift = r.value("drift_mev_per_atom_ps")
         label = f"drift {drift:.3g} meV/atom/ps" if drift is not None else f"fit {slope:.3g} meV/atom/ps"
         ax.plot(t, icpt + slope * t, "k--", linewidth=1, label=label)
-        ax.set_xlabel("time (ps)")
-        ax.set_ylabel("total energy (meV/atom)")
-        ax.legend(fontsize=8)
-    else:
-        ax.text(0.5, 0.5, "no energy samples", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title("energy conservation", fontsize=10)
+    _finish(ax, "time (ps)", "total energy (meV/atom)", "energy conservation", "no energy samples")
     ax = axes[1, 1]
     steps = int(r.case.get("steps") or 0)
     for key, label, color in (("host_rss_mib", "host RSS", "#c44e52"), ("gpu_allocated_mib", "GPU allocated", "#8172b2")):
         y = np.asarray(r.samples.get(key, []), dtype=float)
         if y.size:
             ax.plot(np.linspace(0, steps, y.size), y, linewidth=1, color=color, label=label)
-    if ax.lines:
-        ax.set_xlabel("timed step")
-        ax.set_ylabel("MiB")
-        ax.legend(fontsize=8)
-    else:
-        ax.text(0.5, 0.5, "no memory samples", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title("memory against step", fontsize=10)
+    _finish(ax, "timed step", "MiB", "memory against step", "no memory samples")
     fig.suptitle(_title(r) + (f" — {r.status}: {r.reason}" if r.status != "ok" else ""), fontsize=11)
     fig.tight_layout()
     return _save(fig, Path(out_dir), case_stem(r))

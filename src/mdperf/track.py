@@ -218,45 +218,38 @@ def classify(setup: AsvSetup, machine_name: str, commit: str, returncode: int, l
     return "ok", "", bench_s
 
 
-# The suite's message for a dependency that fails to import (benchmarks/md.py, _api_missing), as the asv log shows
-# it in each failed benchmark's traceback.
+def _log_text(log: Path) -> str:
+    try:
+        return log.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+# The suite's message for a dependency that fails to import (mdperf.suite.benchmarks, _api_missing), as the asv
+# log shows it in each failed benchmark's traceback; and an import that fails before the suite exists.
 _BROKEN_ENV = re.compile(r"RuntimeError: (the benchmark environment is broken: .*)")
+_MISSING_MODULE = re.compile(r"(ModuleNotFoundError: No module named '[^']+')")
 
 
 def _broken_environment(log: Path) -> str:
-    try:
-        found = _BROKEN_ENV.search(log.read_text(errors="replace"))
-    except OSError:
-        return ""
+    found = _BROKEN_ENV.search(_log_text(log))
     return f"{found.group(1).strip()}; log: {log}" if found else ""
+
+
+def _missing_module(log: Path) -> str:
+    found = _MISSING_MODULE.search(_log_text(log))
+    return found.group(1) if found else ""
 
 
 def _last_error(log: Path) -> str:
     """The last line of the log that names an error, for the fault's one-line reason."""
-    try:
-        lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
-    except OSError:
-        return "no log"
+    lines = [ln.strip() for ln in _log_text(log).splitlines() if ln.strip()]
     errors = [ln for ln in lines if "Error" in ln or "error" in ln]
     return (errors or lines or ["empty log"])[-1][:300]
 
 
-_MISSING_MODULE = re.compile(r"(ModuleNotFoundError: No module named '[^']+')")
-
-
-def _missing_module(log: Path) -> str:
-    try:
-        found = _MISSING_MODULE.search(log.read_text(errors="replace"))
-    except OSError:
-        return ""
-    return found.group(1) if found else ""
-
-
 def _build_failure(log: Path) -> str:
-    try:
-        text = log.read_text(errors="replace")
-    except OSError:
-        return ""
+    text = _log_text(log)
     if "Error running" in text or "Failed to build" in text or "failed to build" in text.lower():
         return f"build failed; log: {log}"
     return ""
