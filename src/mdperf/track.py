@@ -354,6 +354,13 @@ def _track_locked(setup: AsvSetup, repo: Path, name: str, ident: dict[str, Any],
                 wheelhouse.refresh(setup.env_dir, wheel, logs / "mdperf-wheel.log")
             except RuntimeError as exc:
                 raise TrackError(str(exc)) from None
+        on_phase("checking the configured calculators in the benchmark environment", None)
+        for env_info in sorted(setup.env_dir.glob("*/asv-env-info.json")):
+            python = env_info.parent / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+            bad = validate.in_child(repo, repo / "pyproject.toml", profile, python=str(python)) if python.exists() else []
+            if bad:
+                raise TrackError(f"the configured calculators fail in the benchmark environment {env_info.parent.name}, "
+                                 "nothing measured: " + " | ".join(bad))
     for i, commit in enumerate(commits):
         subject = git.subject(repo, commit)
         if on_commit_start:

@@ -1,5 +1,7 @@
 """Every configured calculator checked once against the calculator contract before a track measures anything,
-so that a broken factory fails in seconds, not after an hour of commits.
+so that a broken factory fails in seconds, not after an hour of commits: first in mdperf's own interpreter
+(before the benchmark environment is even created), then in each benchmark environment (its packages, the
+repository's working tree first on the path), which also catches a dependency the environment lacks.
 
 Run in a child process with the tracked repository (and its ``src/``) first on the path, so that its package is
 the working tree's: ``python -m mdperf.suite.validate PYPROJECT PROFILE`` prints one JSON list of problems.
@@ -50,12 +52,13 @@ def problems(pyproject: str | Path, profile: str | None) -> list[str]:
     return found
 
 
-def in_child(repo: Path, pyproject: Path, profile: str, timeout_s: float = 600) -> list[str]:
-    """:func:`problems`, in a fresh process that imports the repository's working tree first."""
+def in_child(repo: Path, pyproject: Path, profile: str, timeout_s: float = 600, python: str | None = None) -> list[str]:
+    """:func:`problems`, in a fresh process of ``python`` (default: this interpreter; `mdperf track` also uses each
+    benchmark environment's) that imports the repository's working tree first."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(repo / "src"), str(repo), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    p = subprocess.run([sys.executable, "-m", "mdperf.suite.validate", str(pyproject), profile], capture_output=True,
-                       text=True, env=env, cwd=repo, timeout=timeout_s)
+    p = subprocess.run([python or sys.executable, "-m", "mdperf.suite.validate", str(pyproject), profile],
+                       capture_output=True, text=True, env=env, cwd=repo, timeout=timeout_s)
     try:
         return list(json.loads(p.stdout.strip().splitlines()[-1]))
     except (ValueError, IndexError):
