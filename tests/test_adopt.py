@@ -110,3 +110,20 @@ def test_mdperf_in_the_environment_is_the_same_wheel_for_every_commit(adopted):
     assert len(envs) == 1  # installed once, into the one environment
     wheels = list((adopted["repo"] / ".asv" / "mdperf" / "wheelhouse").glob("mdperf-*.whl"))
     assert len(wheels) == 1
+
+
+def test_a_dependency_the_environment_lacks_stops_the_track_before_measuring(adopted):
+    repo = adopted["repo"]
+    init = repo / "mycalc" / "__init__.py"
+    good = init.read_text()
+    # hypothesis is in the tests' interpreter (the test extra) but not in the benchmark environment
+    init.write_text("import hypothesis  # noqa: F401\n" + good)
+    subprocess.run(["git", "commit", "-qam", "use a package the environment lacks"], cwd=repo, check=True)
+    try:
+        p = mdperf(repo, "track", "--machine", adopted["machine"])
+    finally:
+        init.write_text(good)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "fail in the benchmark environment" in p.stderr and "hypothesis" in p.stderr
+    ledger = json.loads((repo / ".asv" / "mdperf" / f"track-{adopted['machine']}.json").read_text())["commits"]
+    assert len(ledger) == 16  # nothing recorded for the new commit
