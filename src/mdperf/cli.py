@@ -116,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="file of regressions already alerted: each is new once (default, in a tracked repository: "
                           "<results>/../mdperf/reported-regressions.json)")
     reg.add_argument("--no-record", action="store_true", help="neither read nor write the record")
+    res = sub.add_parser("results", help="keep the results on a git branch: pull before a run, push after")
+    res.add_argument("action", choices=["pull", "push"])
+    res.add_argument("--repo", default=".")
+    res.add_argument("--config", default=None)
+    res.add_argument("--remote", default="origin")
+    res.add_argument("--branch", default="mdperf-results")
+    res.add_argument("--machine", default=None, help="this runner's machine name (default: as mdperf track names it)")
     pub = sub.add_parser("publish", help="publish the asv site from the results")
     pub.add_argument("--repo", default=".")
     pub.add_argument("--config", default=None)
@@ -369,6 +376,26 @@ def cmd_scale(args: argparse.Namespace, console: Console) -> int:
     for p in [*paths, out / "scaling.json"]:
         console.print(f"wrote {p}", highlight=False, soft_wrap=True)
     return EXIT_OK if all(r["status"] == "ok" for r in rows) else EXIT_FAILED
+
+
+def cmd_results(args: argparse.Namespace, console: Console) -> int:
+    from . import asvconf, git, machine, results_branch
+
+    repo = git.find_repo(args.repo)
+    setup = asvconf.load(repo, args.config)
+    name = args.machine or machine.default_name(machine.identity(setup.torch_requirement))
+    if args.action == "pull":
+        s = results_branch.pull(repo, setup.results_dir, args.remote, args.branch, name)
+        if s.empty:
+            console.print(f"{args.branch} on {args.remote} holds no results yet", highlight=False)
+        else:
+            console.print(f"pulled {args.branch}: {len(s.added)} file(s) added, {len(s.replaced)} replaced, "
+                          f"{len(s.kept)} of machine {name} kept as they are here", highlight=False)
+        return EXIT_OK
+    commit = results_branch.push(repo, setup.results_dir, name, args.remote, args.branch)
+    console.print(f"pushed machine {name}'s results to {args.branch} on {args.remote} ({commit[:10]})",
+                  highlight=False)
+    return EXIT_OK
 
 
 def cmd_init(args: argparse.Namespace, console: Console) -> int:
@@ -672,7 +699,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands = {"list": lambda: cmd_list(console), "run": lambda: cmd_run(args, console),
                     "compare": lambda: cmd_compare(args, console), "track": lambda: cmd_track(args, console),
                     "init": lambda: cmd_init(args, console), "plot": lambda: cmd_plot(args, console),
-                    "scale": lambda: cmd_scale(args, console),
+                    "scale": lambda: cmd_scale(args, console), "results": lambda: cmd_results(args, console),
                     "regressions": lambda: cmd_regressions(args, console),
                     "publish": lambda: cmd_publish(args, console), "preview": lambda: cmd_preview(args, console)}
         return commands[args.command]()

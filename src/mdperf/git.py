@@ -21,6 +21,21 @@ def git(repo: str | Path, *args: str) -> str:
     return p.stdout.strip()
 
 
+def git_io(repo: str | Path, *args: str, input: str | bytes | None = None, env: dict[str, str] | None = None,
+           check: bool = True) -> subprocess.CompletedProcess:
+    """``git args`` with standard input and extra environment (GIT_INDEX_FILE...), output as bytes; a failure
+    raises UserError with git's last line unless ``check`` is false."""
+    import os
+
+    data = input.encode() if isinstance(input, str) else input
+    p = subprocess.run(["git", *args], cwd=repo, input=data, capture_output=True,
+                       env={**os.environ, **(env or {})})
+    if check and p.returncode != 0:
+        err = p.stderr.decode(errors="replace").strip()
+        raise UserError(f"git {' '.join(args)} failed in {repo}: {err.splitlines()[-1] if err else p.returncode}")
+    return p
+
+
 def find_repo(path: str | Path = ".") -> Path:
     """The top of the git repository holding ``path``; outside one, UserError."""
     try:
