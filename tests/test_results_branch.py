@@ -23,17 +23,22 @@ def mdperf(repo, *args):
                           timeout=300)
 
 
-def test_two_machines_push_and_a_third_checkout_pulls_both(tmp_path):
-    src, commits = make_repo(tmp_path, 20)
+def remote_and_clones(tmp_path, n_commits, names):
+    """A repository with an asv configuration, its bare copy standing in for the remote, and clones of it."""
+    src, commits = make_repo(tmp_path, n_commits)
     (src / "asv.conf.json").write_text(json.dumps(ROOT_CONF))
     git(src, "add", "asv.conf.json")
     git(src, "commit", "-qm", "asv config")
     remote = tmp_path / "remote.git"
     git(tmp_path, "clone", "-q", "--bare", str(src), str(remote))
-    clones = {}
-    for name in ("a", "b", "c"):
-        clones[name] = tmp_path / f"clone-{name}"
-        git(tmp_path, "clone", "-q", str(remote), str(clones[name]))
+    clones = {name: tmp_path / f"clone-{name}" for name in names}
+    for clone in clones.values():
+        git(tmp_path, "clone", "-q", str(remote), str(clone))
+    return src, commits, remote, clones
+
+
+def test_two_machines_push_and_a_third_checkout_pulls_both(tmp_path):
+    src, commits, remote, clones = remote_and_clones(tmp_path, 20, ("a", "b", "c"))
     rng = np.random.default_rng(0)
     for machine in ("a", "b"):
         lat = 10 * np.exp(rng.normal(0, 0.01, 20))
@@ -64,14 +69,8 @@ def test_two_machines_push_and_a_third_checkout_pulls_both(tmp_path):
 
 
 def test_pull_keeps_this_machines_own_files(tmp_path):
-    src, commits = make_repo(tmp_path, 4)
-    (src / "asv.conf.json").write_text(json.dumps(ROOT_CONF))
-    git(src, "add", "asv.conf.json")
-    git(src, "commit", "-qm", "asv config")
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "clone", "-q", "--bare", str(src), str(remote))
-    a = tmp_path / "a"
-    git(tmp_path, "clone", "-q", str(remote), str(a))
+    src, commits, remote, clones = remote_and_clones(tmp_path, 4, ("a",))
+    a = clones["a"]
     bench = {"b.time_x": dict(params=[], param_names=[], unit="seconds", values=[[1.0]] * 4)}
     write_asv_results(a / ".asv" / "results", "m", commits, bench)
     assert mdperf(a, "results", "push", "--machine", "m").returncode == 0
