@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from histories import make_repo, write_asv_results
-from mdperf import asvresults, history
+from mdperf import history
 from mdperf.errors import UserError
 from mdperf.regressions import config as reg_config
 from mdperf.result import atomic_write_text
@@ -169,9 +169,18 @@ def test_the_reader_survives_any_bytes_and_never_blocks_on_special_files(tmp_pat
     (m / "00000002-list.json").write_text("[1, 2]")
     (m / "00000003-null.json").write_text("null")
     os.mkfifo(m / "00000004-fifo.json")
-    t0 = time.monotonic()
-    h = history.read(root)
-    assert time.monotonic() - t0 < 30
+    # In a thread: a reader that opened the FIFO would block for ever; the test then fails instead of hanging.
+    import threading
+
+    found = {}
+    reader = threading.Thread(target=lambda: found.setdefault("h", history.read(root)), daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    if reader.is_alive():
+        with open(m / "00000004-fifo.json", "w"):  # release the blocked reader before failing
+            pass
+        pytest.fail("the reader blocked on a FIFO")
+    h = found["h"]
     reasons = " | ".join(p.reason for p in h.problems)
     assert "not a regular file" in reasons and "not a results object" in reasons
     assert len(h.series) == 1 and len(h.series[0].values) == 6

@@ -25,6 +25,15 @@ from .result import MeasureResult
 FORMATS = ("png", "svg")
 
 
+def available() -> bool:
+    """Whether figures can be drawn here (matplotlib, the plot extra, is installed)."""
+    try:
+        _pyplot()
+    except Exception:
+        return False
+    return True
+
+
 def _pyplot():
     try:
         import matplotlib

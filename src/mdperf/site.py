@@ -107,11 +107,9 @@ def trend_images(html_dir: Path, report: Report) -> dict[int, str]:
     Without matplotlib (the plot extra), none: the page says the numbers."""
     import shutil
 
-    try:
-        from . import figures
+    from . import figures
 
-        figures._pyplot()
-    except Exception:  # no matplotlib: a page without pictures, never a failed publish
+    if not figures.available():  # no matplotlib: a page without pictures, never a failed publish
         return {}
     folder = html_dir / TRENDS
     shutil.rmtree(folder, ignore_errors=True)
