@@ -126,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     pub = sub.add_parser("publish", help="publish the asv site from the results")
     pub.add_argument("--repo", default=".")
     pub.add_argument("--config", default=None)
+    pub.add_argument("--assets", default=None,
+                     help="the site's libraries, as `mdperf site-assets` installed them (default: $MDPERF_SITE_ASSETS "
+                          "or ~/.cache/mdperf/site-assets)")
+    assets = sub.add_parser("site-assets", help="install the site's libraries with npm, once, so that published "
+                                                "sites need no network")
+    assets.add_argument("--dest", default=None, help="default: $MDPERF_SITE_ASSETS or ~/.cache/mdperf/site-assets")
     prev = sub.add_parser("preview", help="serve the published site on localhost")
     prev.add_argument("--repo", default=".")
     prev.add_argument("--config", default=None)
@@ -593,6 +599,10 @@ def cmd_track(args: argparse.Namespace, console: Console) -> int:
                   + (f"; environment set-up {_fmt_s(summary.setup_s)}" if summary.measured else ""))
     if summary.site:
         console.print(f"site: {summary.site}", highlight=False, soft_wrap=True)
+        if summary.offline_note:
+            console.print(f"  {escape(summary.offline_note)}", highlight=False, soft_wrap=True)
+        if summary.publish_error:
+            console.print(f"[red]{escape(summary.publish_error)}[/]")
     elif summary.publish_error:
         console.print(f"[red]site not published[/]: {escape(summary.publish_error)}")
     else:
@@ -639,13 +649,29 @@ def cmd_publish(args: argparse.Namespace, console: Console) -> int:
     from .track import publish
 
     setup = asvconf.load(git.find_repo(args.repo), args.config)
-    site, error = publish(setup)
+    assets = Path(args.assets) if args.assets else None
+    if assets is not None and not assets.is_dir():
+        raise UserError(f"--assets {assets}: no such folder")
+    site, error, offline_note = publish(setup, assets=assets)
     if site is None:
         raise UserError(error)
     console.print(f"site: {site}", highlight=False, soft_wrap=True)
+    if offline_note:
+        console.print(f"  {escape(offline_note)}", highlight=False, soft_wrap=True)
     if error:
         console.print(f"[red]{escape(error)}[/]")
         return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_site_assets(args: argparse.Namespace, console: Console) -> int:
+    from . import offline
+
+    modules = offline.install(Path(args.dest) if args.dest else None)
+    console.print(f"site libraries installed: {modules}", highlight=False, soft_wrap=True)
+    if args.dest:
+        console.print(f"publish with --assets {args.dest} or {offline.ENV_VAR}={args.dest}", highlight=False,
+                      soft_wrap=True)
     return EXIT_OK
 
 
@@ -701,7 +727,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "init": lambda: cmd_init(args, console), "plot": lambda: cmd_plot(args, console),
                     "scale": lambda: cmd_scale(args, console), "results": lambda: cmd_results(args, console),
                     "regressions": lambda: cmd_regressions(args, console),
-                    "publish": lambda: cmd_publish(args, console), "preview": lambda: cmd_preview(args, console)}
+                    "publish": lambda: cmd_publish(args, console),
+                    "site-assets": lambda: cmd_site_assets(args, console), "preview": lambda: cmd_preview(args, console)}
         return commands[args.command]()
     except UserError as exc:
         err.print(f"mdperf: error: {exc}", highlight=False, markup=False, soft_wrap=True)

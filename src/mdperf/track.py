@@ -263,6 +263,7 @@ class TrackSummary:
     site: Path | None
     setup_s: float
     publish_error: str = ""
+    offline_note: str = ""  # whether the site holds its libraries (offline.make_offline)
 
     @property
     def failed(self) -> list[CommitOutcome]:
@@ -393,10 +394,10 @@ def _track_locked(setup: AsvSetup, repo: Path, name: str, ident: dict[str, Any],
         if on_commit_done:
             on_commit_done(i, outcome, subject)
     on_phase("publishing the site", None)
-    site, publish_error = None, ""
+    site, publish_error, offline_note = None, "", ""
     if any(setup.results_dir.glob(f"{name}/*.json")) or any(setup.results_dir.glob("*/*.json")):
-        site, publish_error = publish(setup, env, logs)
-    return TrackSummary(name, outcomes, skipped, site, setup_s, publish_error)
+        site, publish_error, offline_note = publish(setup, env, logs)
+    return TrackSummary(name, outcomes, skipped, site, setup_s, publish_error, offline_note)
 
 
 def _record_facts(setup: AsvSetup, machine_name: str, commit: str, facts: dict[str, str]) -> None:
@@ -442,15 +443,17 @@ class TrackError(RuntimeError):
     """mdperf track could not run at all (exit 2)."""
 
 
-def publish(setup: AsvSetup, env: dict[str, str] | None = None, logs: Path | None = None) -> tuple[Path | None, str]:
-    """asv publish into html_dir; (index.html, "") or (None, reason)."""
+def publish(setup: AsvSetup, env: dict[str, str] | None = None, logs: Path | None = None,
+            assets: Path | None = None) -> tuple[Path | None, str, str]:
+    """asv publish into html_dir, then mdperf's page and the site's libraries copied in (offline):
+    (index.html, "", what the offline step did) or (None, reason, "")."""
     logs = logs or setup.state_dir / "logs"
     log = logs / "asv-publish.log"
     rc = _run_logged(_asv(setup, "publish"), log, env or dict(os.environ), setup.repo)
     index = setup.html_dir / "index.html"
     if rc != 0 or not index.exists():
-        return None, f"asv publish failed (exit {rc}); log: {log}"
-    from . import site
+        return None, f"asv publish failed (exit {rc}); log: {log}", ""
+    from . import offline, site
     from .regressions import analyse_results, config, record
 
     try:
@@ -459,8 +462,12 @@ def publish(setup: AsvSetup, env: dict[str, str] | None = None, logs: Path | Non
                                  update_record=False)  # the alert is `mdperf regressions`'s to make
         site.write(setup.html_dir, report)
     except Exception as exc:  # the asv site stands without mdperf's page; say why it is missing
-        return index, f"mdperf changes page not written: {type(exc).__name__}: {exc}"
-    return index, ""
+        return index, f"mdperf changes page not written: {type(exc).__name__}: {exc}", ""
+    try:
+        _, offline_note = offline.make_offline(setup.html_dir, assets)
+    except (UserError, OSError, ValueError) as exc:
+        return index, f"site libraries not copied in: {exc}", ""
+    return index, "", offline_note
 
 
 def _fmt_s(seconds: float) -> str:

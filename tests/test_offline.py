@@ -1,0 +1,95 @@
+"""The published site carries its own libraries: it renders in a real headless Chromium with the network off,
+from a file:// URL and from a local server.  The libraries are the npm packages `mdperf site-assets` installs
+(.ci/run runs it); without them these tests are skipped with that reason."""
+
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from mdperf import offline
+from mdperf.errors import UserError
+from test_site import CHROMIUM, needs_chromium, serve, site  # noqa: F401  (site: the fixture)
+
+MODULES = offline.find_modules()
+needs_assets = pytest.mark.skipif(MODULES is None, reason="site libraries not installed (run `mdperf site-assets`, "
+                                                          "which needs npm; .ci/run does)")
+# No name resolves and every connection goes to a closed port: the network is off for the browser.
+NETWORK_OFF = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--proxy-server=127.0.0.1:9",
+               "--proxy-bypass-list=127.0.0.1"]
+
+
+def render(url, profile):
+    p = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                        "--no-first-run", "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
+                        *NETWORK_OFF, "--virtual-time-budget=8000", "--dump-dom", url],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    return p.stdout
+
+
+def asv_index_html():
+    import asv
+
+    from pathlib import Path
+
+    return (Path(asv.__file__).parent / "www" / "index.html").read_text()
+
+
+@needs_assets
+def test_every_cdn_tag_of_asvs_page_points_into_the_site(tmp_path):
+    text = offline.rewrite_index(asv_index_html(), MODULES, tmp_path / "vendor")
+    assert not re.search(r'(?:src|href)="https?://[^"]+\.(?:js|css)"', text)
+    for asset in offline.ASSETS:
+        assert (tmp_path / "vendor" / asset.npm_path).is_file()
+        assert f'"vendor/{asset.npm_path}"' in text
+    assert "integrity=" not in text and "crossorigin=" not in text  # a file:// page refuses such scripts
+
+
+@needs_assets
+def test_a_library_that_is_not_the_build_asv_expects_is_refused(tmp_path):
+    fake = tmp_path / "node_modules"
+    shutil.copytree(MODULES, fake)
+    (fake / "jquery" / "dist" / "jquery.min.js").write_text("/* not jQuery 3.3.1 */")
+    with pytest.raises(UserError, match="does not match the hash asv expects"):
+        offline.rewrite_index(asv_index_html(), fake, tmp_path / "vendor")
+
+
+def test_without_the_libraries_publish_says_so_and_keeps_asvs_page(site, tmp_path):  # noqa: F811
+    repo, commits, html = site
+    p = subprocess.run([sys.executable, "-m", "mdperf.cli", "publish", "--repo", str(repo), "--assets",
+                        str(tmp_path)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "loads its libraries from CDNs" in p.stdout and "mdperf site-assets" in p.stdout
+    if CHROMIUM:  # asv's own page, with the network off: its error page (what the offline site avoids)
+        assert "continental origin" in render((html / "index.html").as_uri(), tmp_path / "p0")
+    p = subprocess.run([sys.executable, "-m", "mdperf.cli", "publish", "--repo", str(repo), "--assets",
+                        str(tmp_path / "missing")], capture_output=True, text=True)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1
+
+
+@needs_chromium
+@needs_assets
+def test_the_site_renders_from_a_file_url_with_the_network_off(site, tmp_path):  # noqa: F811
+    repo, commits, html = site
+    assert (html / offline.VENDOR).is_dir() and (html / "index.json.js").is_file()
+    front = render((html / "index.html").as_uri(), tmp_path / "p1")
+    assert "continental origin" not in front  # asv's error page when its scripts did not load
+    assert 'href="#md.Latency.track_latency_p50_ms"' in front  # the summary grid, built from index.json
+    graph = render((html / "index.html").as_uri() + "#md.Latency.track_latency_p50_ms", tmp_path / "p2")
+    assert 'class="flot-base"' in graph  # flot drew the benchmark's graph from its data file
+
+
+@needs_chromium
+@needs_assets
+def test_the_site_renders_from_a_server_with_the_network_off(site, tmp_path):  # noqa: F811
+    repo, commits, html = site
+    server = serve(html)
+    try:
+        dom = render(f"http://127.0.0.1:{server.server_address[1]}/index.html#md.Latency.track_latency_p50_ms",
+                     tmp_path / "p3")
+    finally:
+        server.shutdown()
+    assert "continental origin" not in dom and 'class="flot-base"' in dom
