@@ -112,6 +112,65 @@ def test_mdperf_in_the_environment_is_the_same_wheel_for_every_commit(adopted):
     assert len(wheels) == 1
 
 
+def test_the_nightlys_steps_in_order_over_a_bare_remote(adopted, tmp_path):
+    """The steps of .github/workflows/nightly.yml (docs/ci.md), against a local bare repository standing in for
+    GitHub: two machines track and hand their results on (export, as artifacts); a third job pulls the results
+    branch, merges them, publishes, writes the issue texts and pushes; the next night names nothing again."""
+    repo = adopted["repo"]
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(remote)], check=True)
+    subprocess.run(["git", "remote", "add", "origin", str(remote)], cwd=repo, check=True)
+    subprocess.run(["git", "fetch", "-q", "origin"], cwd=repo, check=True)
+    # GPU jobs (read-only): results branch as the checkout fetched it, track, export.  Machine A tracked the
+    # whole history in the fixture; machine B, a second runner, measures the newest commits.
+    p = mdperf(repo, "results", "pull", "--no-fetch", "--machine", "runner-b")
+    assert p.returncode == 0 and "holds no results yet" in p.stdout, p.stderr
+    p = mdperf(repo, "track", "--last", "2", "--machine", "runner-b")
+    assert p.returncode == 0, p.stdout + p.stderr
+    exports = []
+    for machine in (adopted["machine"], "runner-b"):
+        exports.append(tmp_path / f"artifact-{machine}")
+        p = mdperf(repo, "results", "export", str(exports[-1]), "--machine", machine)
+        assert p.returncode == 0, p.stderr
+
+    def publish_job(name):
+        clone = tmp_path / name
+        subprocess.run(["git", "clone", "-q", str(remote), str(clone)], check=True)
+        for args in (("results", "pull"), ("results", "merge", *map(str, exports)), ("publish",)):
+            p = mdperf(clone, *args)
+            assert p.returncode == 0, f"{args}: {p.stdout}{p.stderr}"
+        issues = tmp_path / f"issues-{name}"
+        p = mdperf(clone, "regressions", "--format", "markdown", "--issues", str(issues), "--site-url",
+                   "https://example.invalid/site/")
+        summary = p
+        p = mdperf(clone, "results", "push", "--all")
+        assert p.returncode == 0, p.stderr
+        return clone, summary, issues
+
+    clone, summary, issues = publish_job("night-1")
+    assert summary.returncode == 1, summary.stdout + summary.stderr  # a new confirmed regression
+    index = json.loads((clone / ".asv" / "html" / "index.json").read_text())
+    assert set(index["machines"]) == {adopted["machine"], "runner-b"}  # the merged site holds both machines
+    assert re.search(r"\*\*\d+ new confirmed regression\(s\)\*\*", summary.stdout)  # the slow commit's series
+    body = (issues / f"regression-{adopted['slow']}.md").read_text()
+    assert body.count(adopted["slow"]) == 1  # the slow commit, named once
+    assert "track_latency_p50_ms" in body and "https://example.invalid/site/#md.Latency" in body
+    assert adopted["slow"][:8] in (issues / f"regression-{adopted['slow']}.title").read_text()
+    assert [f.name for f in issues.glob("regression-*.md")] == [f"regression-{adopted['slow']}.md"]
+    # The fix (commit 10) is already measured: the issue gets its comment and is closed.
+    fixed = (issues / f"fixed-{adopted['slow']}.md").read_text()
+    assert adopted["fixed"][:8] in fixed and (issues / f"fixed-{adopted['slow']}.close").exists()
+    files = subprocess.run(["git", "ls-tree", "-r", "--name-only", "mdperf-results"], cwd=remote, check=True,
+                           capture_output=True, text=True).stdout.split()
+    assert "mdperf/reported-regressions.json" in files
+    assert any(f.startswith("results/runner-b/") for f in files)
+
+    clone, summary, issues = publish_job("night-2")  # a fresh checkout: the record comes from the branch
+    assert summary.returncode == 0, summary.stdout + summary.stderr
+    assert "**no new confirmed regression**" in summary.stdout
+    assert list(issues.iterdir()) == []  # named once, and not again
+
+
 def test_a_dependency_the_environment_lacks_stops_the_track_before_measuring(adopted):
     repo = adopted["repo"]
     init = repo / "mycalc" / "__init__.py"

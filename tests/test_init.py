@@ -68,6 +68,8 @@ def test_init_on_mdperfs_own_repository_reproduces_what_it_tracks(tmp_path):
     assert "kept pyproject.toml [tool.mdperf.suite]" in p.stdout
     assert (repo / "asv.conf.json").read_text() == (ROOT / "asv.conf.json").read_text()
     assert (repo / "benchmarks" / "md.py").read_text() == (ROOT / "benchmarks" / "md.py").read_text()
+    for name in (".github/workflows/mdperf-nightly.yml", ".github/workflows/mdperf-pr.yml", ".github/dependabot.yml"):
+        assert (repo / name).read_text() == (ROOT / name).read_text(), name  # the workflows mdperf runs on itself
     assert "profiles default, full, quick" in p.stdout
 
 
@@ -119,6 +121,18 @@ def test_track_refuses_a_configuration_of_another_repository(calc_repo, tmp_path
     conf.write_text(conf.read_text().replace('"results_dir": ".asv/results"', '"results_dir": "../elsewhere"'))
     p = mdperf(calc_repo, "track", "--machine", "guard")
     assert p.returncode == 2 and "outside the tracked repository" in p.stderr
+
+
+def test_the_environment_folder_may_be_a_link_to_a_folder_the_checkout_keeps(calc_repo, tmp_path):
+    from mdperf import asvconf
+
+    assert mdperf(calc_repo, "init", "--calc", "mycalc:make").returncode == 0
+    kept = tmp_path / "runner-tool-cache" / "asv-env"  # outside the workspace, as in the nightly workflow
+    kept.mkdir(parents=True)
+    (calc_repo / ".asv").mkdir()
+    (calc_repo / ".asv" / "env").symlink_to(kept)
+    setup = asvconf.load(calc_repo)
+    assert setup.env_dir == calc_repo.resolve() / ".asv" / "env" and setup.env_dir.resolve() == kept.resolve()
 
 
 def test_list_says_what_a_plugin_factory_takes(calc_repo):

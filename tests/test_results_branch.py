@@ -81,3 +81,52 @@ def test_pull_keeps_this_machines_own_files(tmp_path):
     assert "2.0" in mine.read_text()
     p = mdperf(a, "results", "push", "--remote", "nowhere", "--machine", "m")
     assert p.returncode == 2 and p.stderr.startswith("mdperf: error: cannot fetch")
+
+
+def test_a_read_only_runner_hands_its_results_on_and_the_record_travels_with_the_branch(tmp_path):
+    """The nightly's split: a runner without credentials reads the branch as its checkout fetched it and exports;
+    the job that may push merges the export, writes the record of alerts and pushes both; a fresh checkout
+    pulls the record (and its fixes) back."""
+    src, commits, remote, clones = remote_and_clones(tmp_path, 30, ("gpu", "hosted", "next"))
+    gpu, hosted, nxt = clones["gpu"], clones["hosted"], clones["next"]
+    lat = np.full(30, 10.0) * np.exp(np.random.default_rng(1).normal(0, 0.005, 30))
+    lat[10:20] *= 1.4  # a regression at commit 10, fixed at 20
+    write_asv_results(gpu / ".asv" / "results", "gpu-1", commits, {
+        "md.Latency.track_latency_p50_ms": dict(params=[], param_names=[], unit="ms",
+                                                values=[[float(x)] for x in lat])})
+    p = mdperf(gpu, "results", "pull", "--no-fetch", "--machine", "gpu-1")  # no branch yet: nothing to read
+    assert p.returncode == 0 and "holds no results yet" in p.stdout
+    out = tmp_path / "artifact"
+    assert mdperf(gpu, "results", "export", str(out), "--machine", "gpu-1").returncode == 0
+    assert (out / "gpu-1").is_dir() and (out / "benchmarks.json").is_file()
+    p = mdperf(hosted, "results", "merge", str(out))
+    assert p.returncode == 0 and "gpu-1" in p.stdout, p.stderr
+    issues = tmp_path / "issues"
+    p = mdperf(hosted, "regressions", "--format", "markdown", "--issues", str(issues))
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert (issues / f"regression-{commits[10]}.md").exists()
+    assert (issues / f"fixed-{commits[10]}.md").exists() and (issues / f"fixed-{commits[10]}.close").exists()
+    p = mdperf(hosted, "results", "push", "--all")
+    assert p.returncode == 0 and "gpu-1" in p.stdout, p.stderr
+    record = json.loads(git(remote, "show", "mdperf-results:mdperf/reported-regressions.json"))
+    (entry,) = record["series"].values()
+    assert entry[0]["commit"] == commits[10] and entry[0]["fixed"] == commits[20]
+    # A fresh checkout: its pull brings the record, so nothing is alerted again.
+    git(nxt, "fetch", "-q", "origin")
+    p = mdperf(nxt, "results", "pull", "--no-fetch", "--machine", "gpu-1")
+    assert p.returncode == 0 and "1 reported regression(s) added to the record" in p.stdout, p.stdout
+    again = tmp_path / "issues-2"
+    p = mdperf(nxt, "regressions", "--format", "markdown", "--issues", str(again))
+    assert p.returncode == 0 and list(again.iterdir()) == [], p.stdout
+
+
+def test_results_commands_refuse_bad_input_in_one_line(tmp_path):
+    src, commits, remote, clones = remote_and_clones(tmp_path, 3, ("a",))
+    a = clones["a"]
+    for args, message in ((("export",), "export takes one folder"), (("merge",), "merge takes the exported"),
+                          (("merge", str(tmp_path / "none")), "no such folder"),
+                          (("merge", str(tmp_path)), "no machine folder"), (("push", "--no-fetch"), "for pull"),
+                          (("pull", "--all"), "for push"), (("export", str(tmp_path / "x"), "--machine", "m"),
+                                                           "no results of machine")):
+        p = mdperf(a, "results", *args)
+        assert p.returncode == 2 and message in p.stderr and p.stderr.count("\n") == 1, (args, p.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,11 +61,12 @@ def load(repo: Path, config: str | Path | None = None) -> AsvSetup:
         raise UserError(f"{config_path}: matrix must be an object")
 
     def where(key: str, default: str) -> Path:
-        return (base / d.get(key, default)).resolve()
+        # Symlinks are not followed: a nightly keeps .asv/env as a link to a folder the checkout does not clean.
+        return Path(os.path.normpath(base.resolve() / d.get(key, default)))
 
     # The configuration must measure this repository, and keep what it writes inside it: a configuration of
     # another repository would measure commits of one and file them under the other.
-    measured = where("repo", ".")
+    measured = where("repo", ".").resolve()
     if measured != repo.resolve():
         raise UserError(f"{config_path} measures the repository at {measured}, not {repo.resolve()}; "
                         "run mdperf init in the repository to track")

@@ -93,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     ini.add_argument("--warmup", type=int, default=None, help="warm-up steps (default: 20)")
     ini.add_argument("--reference", default=None, help="a reference calculator (the teacher): speed-ups against it")
     ini.add_argument("--force", action="store_true", help="overwrite existing files and [tool.mdperf.suite]")
+    ini.add_argument("--mdperf-requirement", default=None, metavar="REQ",
+                     help="how the workflows install mdperf (default: mdperf==<this version>; e.g. a git URL)")
     trk = sub.add_parser("track", help="run the asv suite over commits and publish the site")
     trk.add_argument("range", nargs="?", default=None,
                      help="A..B, a branch or a commit (default: the current branch's commits after the newest one "
@@ -116,13 +118,23 @@ def build_parser() -> argparse.ArgumentParser:
                      help="file of regressions already alerted: each is new once (default, in a tracked repository: "
                           "<results>/../mdperf/reported-regressions.json)")
     reg.add_argument("--no-record", action="store_true", help="neither read nor write the record")
+    reg.add_argument("--issues", default=None, metavar="DIR",
+                     help="write the texts of the issues to open (one per commit with new confirmed regressions) "
+                          "and of the comments on fixed ones into DIR (docs/ci.md)")
     res = sub.add_parser("results", help="keep the results on a git branch: pull before a run, push after")
-    res.add_argument("action", choices=["pull", "push"])
+    res.add_argument("action", choices=["pull", "push", "export", "merge"],
+                     help="pull: branch -> local results; push: local results -> branch; export DIR: this machine's "
+                          "results into DIR (an artifact); merge DIR...: exported results into the local results")
+    res.add_argument("dirs", nargs="*", help="export: the folder to write; merge: the exported folders")
     res.add_argument("--repo", default=".")
     res.add_argument("--config", default=None)
     res.add_argument("--remote", default="origin")
     res.add_argument("--branch", default="mdperf-results")
     res.add_argument("--machine", default=None, help="this runner's machine name (default: as mdperf track names it)")
+    res.add_argument("--all", action="store_true", help="push: every machine folder of the local results")
+    res.add_argument("--no-fetch", action="store_true",
+                     help="pull: read refs/remotes/REMOTE/BRANCH as a checkout with fetch-depth: 0 left it (no "
+                          "credentials needed)")
     pub = sub.add_parser("publish", help="publish the asv site from the results")
     pub.add_argument("--repo", default=".")
     pub.add_argument("--config", default=None)
@@ -386,20 +398,47 @@ def cmd_scale(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_results(args: argparse.Namespace, console: Console) -> int:
     from . import asvconf, git, machine, results_branch
+    from .regressions import record
 
     repo = git.find_repo(args.repo)
     setup = asvconf.load(repo, args.config)
     name = args.machine or machine.default_name(machine.identity(setup.torch_requirement))
+    record_path = setup.state_dir / record.FILE_NAME
+    wants_dirs = {"export": (1, 1), "merge": (1, None)}.get(args.action, (0, 0))
+    if not wants_dirs[0] <= len(args.dirs) <= (wants_dirs[1] if wants_dirs[1] is not None else len(args.dirs)):
+        raise UserError({"export": "export takes one folder to write", "merge": "merge takes the exported folders",
+                         }.get(args.action, f"{args.action} takes no folder"))
+    if args.all and args.action != "push":
+        raise UserError("--all is for push")
+    if args.no_fetch and args.action != "pull":
+        raise UserError("--no-fetch is for pull")
     if args.action == "pull":
-        s = results_branch.pull(repo, setup.results_dir, args.remote, args.branch, name)
+        s = results_branch.pull(repo, setup.results_dir, args.remote, args.branch, name, record_path,
+                                fetch=not args.no_fetch)
         if s.empty:
             console.print(f"{args.branch} on {args.remote} holds no results yet", highlight=False)
         else:
             console.print(f"pulled {args.branch}: {len(s.added)} file(s) added, {len(s.replaced)} replaced, "
-                          f"{len(s.kept)} of machine {name} kept as they are here", highlight=False)
+                          f"{len(s.kept)} of machine {name} kept as they are here"
+                          + (f"; {s.record_entries} reported regression(s) added to the record"
+                             if s.record_entries else ""), highlight=False)
         return EXIT_OK
-    commit = results_branch.push(repo, setup.results_dir, name, args.remote, args.branch)
-    console.print(f"pushed machine {name}'s results to {args.branch} on {args.remote} ({commit[:10]})",
+    if args.action == "export":
+        dest = Path(args.dirs[0])
+        if dest.exists() and not dest.is_dir():
+            raise UserError(f"{dest} is not a folder")
+        files = results_branch.export(setup.results_dir, name, dest)
+        console.print(f"exported machine {name}'s results to {dest} ({len(files)} files)", highlight=False,
+                      soft_wrap=True)
+        return EXIT_OK
+    if args.action == "merge":
+        names = results_branch.merge(setup.results_dir, [Path(d) for d in args.dirs])
+        console.print(f"merged the results of {', '.join(names)} into {setup.results_dir}", highlight=False,
+                      soft_wrap=True)
+        return EXIT_OK
+    machines = results_branch.machines_in(setup.results_dir) if args.all else [name]
+    commit = results_branch.push(repo, setup.results_dir, machines, args.remote, args.branch, record=record_path)
+    console.print(f"pushed the results of {', '.join(machines)} to {args.branch} on {args.remote} ({commit[:10]})",
                   highlight=False)
     return EXIT_OK
 
@@ -410,7 +449,8 @@ def cmd_init(args: argparse.Namespace, console: Console) -> int:
 
     repo = git.find_repo(args.repo)
     result = init(repo, calculators=args.calc, system=args.system, atoms=args.atoms, devices=args.devices,
-                  steps=args.steps, warmup=args.warmup, reference=args.reference, force=args.force)
+                  steps=args.steps, warmup=args.warmup, reference=args.reference, force=args.force,
+                  mdperf_requirement=args.mdperf_requirement)
     for p in result.written:
         console.print(f"wrote {p.relative_to(repo)}", highlight=False, soft_wrap=True)
     for k in result.kept:
@@ -633,8 +673,16 @@ def cmd_regressions(args: argparse.Namespace, console: Console) -> int:
         setup = asvconf.load(repo)
         results = setup.results_dir
         record = record or setup.state_dir / RECORD_FILE
+    if args.issues:
+        check_output_dir(args.issues, "--issues")
     rep = analyse_results(results, repo, config.load(args.config, repo), since=args.since,
                           record=None if args.no_record else record)
+    if args.issues:
+        from .regressions import issues
+        from .regressions.record import Record
+
+        rec = Record.load(record) if record and not args.no_record and args.since is None else None
+        issues.write(Path(args.issues), rep, rec, args.site_url)
     if args.format == "json":
         print(report.to_json(rep))
     elif args.format == "markdown":

@@ -203,7 +203,7 @@ def _flag(part: _Part, ch: Change, found: list[Change], history: History, env: e
     trend = ([float(v) for v in part.values[lo_t:hi_t]], ch.index - lo_t, min(end, hi_t) - lo_t, max(lo, lo_t) - lo_t)
     return Flag(commit, range_start, s.benchmark, s.params, s.machine, s.env, s.unit, ch.kind, ch.state,
                 100 * rel, before, after, float(ch.z), float(ch.p_value), bool(new),
-                graph_link(s), ch.n_after, _iso(date), "", pos[commit], note, trend)
+                graph_link(s), ch.n_after, _iso(date), "", pos[commit], note, trend, s.key)
 
 
 def _iso(ms: float | None) -> str | None:

@@ -36,6 +36,7 @@ class Flag:
     note: str = ""  # why a flag is reported beside a machine event
     # The values around it, and where in them the change, the end of the new level and the start of the old are
     trend: tuple[list[float], int, int, int] | None = field(default=None, repr=False, compare=False)
+    series: str = ""  # the series' key (history.Series.key), as the record of alerts names it
 
     @property
     def params_text(self) -> str:

@@ -53,6 +53,12 @@ class Record:
                 return True
         return False
 
+    def mark_fixed(self, series: str, commit: str, fixed_at: str) -> None:
+        for e in self.entries.get(series, []):
+            if e["commit"] == commit and not e.get("fixed"):
+                e["fixed"] = fixed_at
+                self.added += 1
+
     def add(self, series: str, commit: str) -> None:
         self.entries.setdefault(series, []).append({"commit": commit, "reported": time.time()})
         self.added += 1

@@ -36,7 +36,7 @@ PARAM_NAMES = ["calculator", "atoms", "device"]
 def _skip_reason_too_big(calculator, atoms, device):
     # The slow CPU references (EMT: ~0.3 s per step at 2,000 Cu atoms here) only at small sizes: at large ones
     # they would take the whole time budget and say nothing new.
-    return CONFIG.skip_reason(calculator, atoms)
+    return CONFIG.skip_reason(calculator, atoms, device)
 
 
 def _older_mdperf(exc):

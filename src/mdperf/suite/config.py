@@ -35,7 +35,7 @@ PYPROJECT_ENV = "MDPERF_PYPROJECT"  # where the suite reads its cases (the thin 
 DEFAULT_PROFILE = "default"
 
 _KEYS = {"calculators", "system", "atoms", "devices", "dtype", "steps", "warmup", "protocol", "reference",
-         "reference_max_atoms", "max_atoms", "profiles"}
+         "reference_max_atoms", "max_atoms", "cpu_max_atoms", "profiles"}
 CPU_REFERENCES = ("emt", "ase-lj")  # slow pure-Python references: only up to reference_max_atoms
 
 
@@ -52,10 +52,13 @@ class SuiteConfig:
     reference: str | None = None
     reference_max_atoms: int | None = None  # emt and ase-lj only up to this many atoms
     max_atoms: dict[str, int] = field(default_factory=dict)  # per calculator, the largest size it runs
+    # On the CPU only, per calculator ("all": every calculator), the largest size it runs: a GPU nightly's CPU half
+    # keeps the sizes that fit its budget (docs/ci.md)
+    cpu_max_atoms: dict[str, int] = field(default_factory=dict)
     profile: str = DEFAULT_PROFILE
     profiles: tuple[str, ...] = (DEFAULT_PROFILE,)
 
-    def skip_reason(self, calculator: str, atoms: int) -> str | None:
+    def skip_reason(self, calculator: str, atoms: int, device: str = "cpu") -> str | None:
         """Why a case of the profile is not run (its size), or None."""
         limit = self.reference_max_atoms
         if calculator in CPU_REFERENCES and limit is not None and atoms > limit:
@@ -64,6 +67,9 @@ class SuiteConfig:
         if cap is not None and atoms > cap:
             return (f"profile {self.profile} runs {calculator} up to {cap} atoms "
                     "(its GPU memory and time, docs/results/gpu.md)")
+        cpu_cap = self.cpu_max_atoms.get(calculator, self.cpu_max_atoms.get("all"))
+        if device == "cpu" and cpu_cap is not None and atoms > cpu_cap:
+            return f"profile {self.profile} runs {calculator} on the CPU up to {cpu_cap} atoms (its time budget)"
         return None
 
     def to_table(self) -> dict[str, Any]:
@@ -80,6 +86,8 @@ class SuiteConfig:
             t["reference_max_atoms"] = self.reference_max_atoms
         if self.max_atoms:
             t["max_atoms"] = dict(self.max_atoms)
+        if self.cpu_max_atoms:
+            t["cpu_max_atoms"] = dict(self.cpu_max_atoms)
         return t
 
 
@@ -146,9 +154,13 @@ def from_table(table: dict[str, Any], profile: str | None = None, where: str = "
     devices = strings("devices", ("cpu",))
     if set(devices) - {"cpu", "cuda"}:
         raise UserError(f"{where}: devices must be cpu and/or cuda, got {list(devices)}")
-    max_atoms = values.get("max_atoms", {}) or {}
-    if not isinstance(max_atoms, dict) or not all(isinstance(v, int) and v > 0 for v in max_atoms.values()):
-        raise UserError(f"{where}: max_atoms must map calculator names to positive integers, got {max_atoms!r}")
+    caps = {}
+    for key in ("max_atoms", "cpu_max_atoms"):
+        cap = values.get(key, {}) or {}
+        if not isinstance(cap, dict) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                                for v in cap.values()):
+            raise UserError(f"{where}: {key} must map calculator names to positive integers, got {cap!r}")
+        caps[key] = dict(cap)
     for key in ("system", "protocol", "dtype", "reference"):
         if key in values and not isinstance(values[key], str):
             raise UserError(f"{where}: {key} must be a string, got {values[key]!r}")
@@ -156,7 +168,8 @@ def from_table(table: dict[str, Any], profile: str | None = None, where: str = "
         calculators=strings("calculators", ()), system=str(values.get("system", "cu")), atoms=tuple(atoms),
         devices=devices, steps=integer("steps", 1000, 1), warmup=integer("warmup", 20, 0),
         protocol=str(values.get("protocol", "nve")), dtype=values.get("dtype"), reference=values.get("reference"),
-        reference_max_atoms=integer("reference_max_atoms", None, 1), max_atoms=dict(max_atoms), profile=profile,
+        reference_max_atoms=integer("reference_max_atoms", None, 1), max_atoms=caps["max_atoms"],
+        cpu_max_atoms=caps["cpu_max_atoms"], profile=profile,
         profiles=names)
 
 

@@ -111,6 +111,23 @@ def asv_config(project: str, branch: str, reqs: dict[str, str], no_build_isolati
 '''
 
 
+WORKFLOWS = ("mdperf-nightly.yml", "mdperf-pr.yml")
+
+
+def workflow_files(repo: Path, project: str, mdperf_requirement: str) -> dict[Path, str]:
+    """The GitHub Actions workflows (docs/ci.md) and Dependabot's settings, from the templates in
+    ``mdperf/suite/workflows``; mdperf's own repository installs itself from the checkout, any other repository
+    installs itself and ``mdperf_requirement``."""
+    from importlib import resources
+
+    install = "-e ." if project == "mdperf" else f'-e . "{mdperf_requirement}"'
+    folder = resources.files("mdperf.suite") / "workflows"
+    files = {repo / ".github" / "workflows" / name: (folder / name).read_text().replace("@MDPERF_INSTALL@", install)
+             for name in WORKFLOWS}
+    files[repo / ".github" / "dependabot.yml"] = (folder / "dependabot.yml").read_text()
+    return files
+
+
 def _toml_value(v: Any) -> str:
     if isinstance(v, dict):
         return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
@@ -147,7 +164,8 @@ def _without_suite_table(text: str) -> str:
 
 def init(repo: str | Path, *, calculators: list[str] | None = None, system: str | None = None,
          atoms: list[int] | None = None, devices: list[str] | None = None, steps: int | None = None,
-         warmup: int | None = None, reference: str | None = None, force: bool = False) -> InitResult:
+         warmup: int | None = None, reference: str | None = None, force: bool = False,
+         mdperf_requirement: str | None = None) -> InitResult:
     """Write the repository's asv configuration, suite file and cases; refuse to overwrite without ``force``.
     Without ``calculators``, an existing ``[tool.mdperf.suite]`` is kept (and required)."""
     repo = Path(repo)
@@ -193,6 +211,13 @@ def init(repo: str | Path, *, calculators: list[str] | None = None, system: str 
     branch = git.current_branch(repo) or "main"
     files = {repo / "asv.conf.json": asv_config(project, branch, reqs, backend.startswith("setuptools")),
              repo / "benchmarks" / "md.py": SUITE_FILE}
+    mdperf_req = f"mdperf=={reqs['mdperf']}" if reqs.get("mdperf") else "mdperf"
+    workflows = workflow_files(repo, project, mdperf_requirement or mdperf_req)
+    dependabot = repo / ".github" / "dependabot.yml"
+    if dependabot.exists() and dependabot.read_text() != workflows[dependabot]:
+        del workflows[dependabot]  # the repository's own Dependabot settings stay; docs/ci.md says what to add
+        result.kept.append(".github/dependabot.yml (yours: add the github-actions ecosystem to it)")
+    files.update(workflows)
     clash = [p for p, text in files.items() if p.exists() and p.read_text() != text]
     if clash and not force:
         raise UserError(f"{', '.join(str(p.relative_to(repo)) for p in clash)} exist(s) and differ(s); "
