@@ -96,6 +96,19 @@ def test_profiles_replace_the_tables_keys():
         suite_config.from_table(table, "full")
 
 
+def test_cpu_caps_trim_the_cpu_half_only():
+    cfg = suite_config.from_table({"calculators": ["torch-lj", "mace"], "atoms": [256, 2048, 16384],
+                                   "cpu_max_atoms": {"all": 2048, "mace": 256, "sevennet": 0}})
+    assert cfg.skip_reason("torch-lj", 2048, "cpu") is None
+    assert "on the CPU up to 2048 atoms" in cfg.skip_reason("torch-lj", 16384, "cpu")
+    assert "on the CPU up to 256 atoms" in cfg.skip_reason("mace", 2048, "cpu")
+    assert cfg.skip_reason("mace", 16384, "cuda") is None  # the GPU half keeps every size
+    assert "does not run sevennet on the CPU" in cfg.skip_reason("sevennet", 256, "cpu")
+    assert cfg.to_table()["cpu_max_atoms"] == {"all": 2048, "mace": 256, "sevennet": 0}
+    with pytest.raises(UserError, match="cpu_max_atoms must map"):
+        suite_config.from_table({"calculators": ["emt"], "cpu_max_atoms": {"all": -1}})
+
+
 def test_a_broken_factory_is_caught_before_anything_is_measured(calc_repo, tmp_path):
     (calc_repo / "mycalc" / "__init__.py").write_text(
         (calc_repo / "mycalc" / "__init__.py").read_text().replace("forces = (coef[:, :, None] * d).sum(1)",

@@ -36,7 +36,10 @@ def test_full_profile_caps_the_ml_potentials_at_what_an_80gb_gpu_holds(monkeypat
     assert "up to 16384 atoms" in skip("mace", 100000, "cpu")
     assert skip("torch-nn", 100000, "cuda") is None
     assert "CPU reference" in skip("emt", 100000, "cpu")
-    assert skip("emt", 16384, "cpu") is None  # the CPU references' own limit is 20,000 atoms in full
+    # The CPU half is trimmed to the nightly's budget: every calculator on the CPU up to 2,048 atoms.
+    assert "on the CPU up to 2048 atoms" in skip("emt", 16384, "cpu")
+    assert skip("torch-nn", 2048, "cpu") is None and "on the CPU up to 2048" in skip("torch-nn", 16384, "cpu")
+    assert "does not run mace on the CPU" in skip("mace", 256, "cpu")
     # The case is skipped (asv's n/a) in setup, not failed.
     with pytest.raises(NotImplementedError, match="up to 2048 atoms"):
         suite._Tracked().setup({}, "sevennet", 100000, "cuda")

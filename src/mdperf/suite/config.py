@@ -68,6 +68,8 @@ class SuiteConfig:
             return (f"profile {self.profile} runs {calculator} up to {cap} atoms "
                     "(its GPU memory and time, docs/results/gpu.md)")
         cpu_cap = self.cpu_max_atoms.get(calculator, self.cpu_max_atoms.get("all"))
+        if device == "cpu" and cpu_cap == 0:
+            return f"profile {self.profile} does not run {calculator} on the CPU (its time budget)"
         if device == "cpu" and cpu_cap is not None and atoms > cpu_cap:
             return f"profile {self.profile} runs {calculator} on the CPU up to {cpu_cap} atoms (its time budget)"
         return None
@@ -155,11 +157,12 @@ def from_table(table: dict[str, Any], profile: str | None = None, where: str = "
     if set(devices) - {"cpu", "cuda"}:
         raise UserError(f"{where}: devices must be cpu and/or cuda, got {list(devices)}")
     caps = {}
-    for key in ("max_atoms", "cpu_max_atoms"):
+    for key, least in (("max_atoms", 1), ("cpu_max_atoms", 0)):  # a CPU cap of 0: not on the CPU at all
         cap = values.get(key, {}) or {}
-        if not isinstance(cap, dict) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+        if not isinstance(cap, dict) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= least
                                                 for v in cap.values()):
-            raise UserError(f"{where}: {key} must map calculator names to positive integers, got {cap!r}")
+            kind = "positive integers" if least else "whole numbers >= 0"
+            raise UserError(f"{where}: {key} must map calculator names to {kind}, got {cap!r}")
         caps[key] = dict(cap)
     for key in ("system", "protocol", "dtype", "reference"):
         if key in values and not isinstance(values[key], str):
