@@ -37,7 +37,19 @@ class LJ(Calculator):
         energy, forces = 0.0, None
         for _ in range(REPEAT):
             energy, forces = self._lj(self.atoms)
+        if EXTRA:  # a partial slowdown: the pair terms of a fraction of the atoms computed again
+            self._rows(self.atoms, max(1, int(len(self.atoms) * EXTRA)))
         self.results = {"energy": energy, "forces": forces}
+
+    @staticmethod
+    def _rows(atoms, k):
+        pos = atoms.get_positions()
+        cell = atoms.cell.array.diagonal()
+        d = pos[:k, None, :] - pos[None, :, :]
+        d -= cell * np.round(d / cell)
+        r2 = (d ** 2).sum(-1)
+        r2[r2 == 0] = np.inf
+        return float((np.where(r2 < CUTOFF ** 2, (SIGMA ** 2 / r2) ** 3, 0.0)).sum())
 
     @staticmethod
     def _lj(atoms):
@@ -65,10 +77,11 @@ def git(repo: Path, *args: str) -> str:
 
 
 def make_calc_repo(repo: Path, n_commits: int = 15, slow: tuple[int, int] | None = (5, 10),
-                   broken: int | None = 2) -> dict[str, list[str] | str]:
+                   broken: int | None = 2, slow_extra: float | None = None) -> dict[str, list[str] | str]:
     """The repository at ``repo``: ``n_commits`` commits; from ``slow[0]`` to ``slow[1]`` (exclusive) every force
-    call does the work twice (+100 %); at ``broken`` the package raises on import.  Returns the commits, oldest
-    first, with the slow, fixed and broken ones named."""
+    call does the work twice (+100 %), or with ``slow_extra`` the pair terms of that fraction of the atoms once
+    more (a partial slowdown); at ``broken`` the package raises on import.  Returns the commits, oldest first,
+    with the slow, fixed and broken ones named."""
     repo.mkdir(parents=True, exist_ok=True)
     git(repo, "init", "-q", "-b", "main")
     git(repo, "config", "user.email", "adopter@example.invalid")
@@ -77,21 +90,26 @@ def make_calc_repo(repo: Path, n_commits: int = 15, slow: tuple[int, int] | None
     (repo / "pyproject.toml").write_text(PYPROJECT)
     commits: list[str] = []
     for i in range(n_commits):
-        repeat = 2 if slow and slow[0] <= i < slow[1] else 1
-        text = CALC.replace("\nEPSILON", f"\nREPEAT = {repeat}\nEPSILON")
+        is_slow = bool(slow and slow[0] <= i < slow[1])
+        repeat = 2 if is_slow and slow_extra is None else 1
+        extra = slow_extra if is_slow and slow_extra is not None else 0.0
+        text = CALC.replace("\nEPSILON", f"\nREPEAT = {repeat}\nEXTRA = {extra}\nEPSILON")
         if i == broken:
             text += "\nraise ImportError('mycalc is broken at this commit')\n"
         (repo / "mycalc" / "__init__.py").write_text(text)
         (repo / "CHANGES.md").write_text("".join(f"- change {k}\n" for k in range(i + 1)))
         git(repo, "add", "-A")
-        message = ("slow: compute every force twice" if slow and i == slow[0] else
+        message = ("slow: compute every force twice" if slow and i == slow[0] and slow_extra is None else
+                   f"slow: pair terms of {slow_extra:.0%} of the atoms again" if slow and i == slow[0] else
                    "fix: compute forces once" if slow and i == slow[1] else
                    "break the import" if i == broken else f"change {i}")
         git(repo, "commit", "-q", "-m", message)
         commits.append(git(repo, "rev-parse", "HEAD"))
     out: dict[str, list[str] | str] = {"commits": commits}
     if slow:
-        out["slow"], out["fixed"] = commits[slow[0]], commits[slow[1]]
+        out["slow"] = commits[slow[0]]
+        if slow[1] < n_commits:
+            out["fixed"] = commits[slow[1]]
     if broken is not None:
         out["broken"] = commits[broken]
     return out

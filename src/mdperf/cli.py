@@ -121,6 +121,24 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("--issues", default=None, metavar="DIR",
                      help="write the texts of the issues to open (one per commit with new confirmed regressions) "
                           "and of the comments on fixed ones into DIR (docs/ci.md)")
+    con = sub.add_parser("confirm", help="re-measure flagged changes against their base, interleaved, and decide")
+    con.add_argument("commits", nargs="*", help="the flagged commits to re-measure (or --new)")
+    con.add_argument("--new", action="store_true", help="every new regression: confirmed, or suspected and newest")
+    con.add_argument("--machine", default=None, help="whose flags (default: this machine, as mdperf track names it)")
+    con.add_argument("--rounds", type=int, default=6, help="measurements of each side, interleaved (>= 4; default 8)")
+    con.add_argument("--profile", default=None, help="the profile the results were measured with (its steps)")
+    con.add_argument("--max-cases", type=int, default=None,
+                     help="re-measure at most this many cases, the report's flags first (default with --new: 4)")
+    con.add_argument("--format", default="table", help="table | markdown | json")
+    con.add_argument("--repo", default=".")
+    con.add_argument("--config", default=None)
+    bis = sub.add_parser("bisect", help="name the commit of a change flagged on a range of unmeasured commits")
+    bis.add_argument("range", nargs="?", default=None, help="A..B: the ranges within it (default: every range "
+                                                            "flagged on this machine)")
+    bis.add_argument("--machine", default=None, help="whose flags, and the machine measured (default: this one)")
+    bis.add_argument("--profile", default=None, help="the profile to measure with (default: as mdperf track)")
+    bis.add_argument("--repo", default=".")
+    bis.add_argument("--config", default=None)
     res = sub.add_parser("results", help="keep the results on a git branch: pull before a run, push after")
     res.add_argument("action", choices=["pull", "push", "export", "merge"],
                      help="pull: branch -> local results; push: local results -> branch; export DIR: this machine's "
@@ -394,6 +412,113 @@ def cmd_scale(args: argparse.Namespace, console: Console) -> int:
     for p in [*paths, out / "scaling.json"]:
         console.print(f"wrote {p}", highlight=False, soft_wrap=True)
     return EXIT_OK if all(r["status"] == "ok" for r in rows) else EXIT_FAILED
+
+
+def cmd_confirm(args: argparse.Namespace, console: Console) -> int:
+    from . import asvconf, confirm, git, machine
+    from .regressions import analyse_results, config, record
+    from .suite import config as suite_config
+
+    if args.format not in ("table", "markdown", "json"):
+        raise UserError(f"unknown format {args.format!r}; valid: table, markdown, json")
+    if not args.commits and not args.new:
+        raise UserError("give the flagged commits to re-measure, or --new")
+    if args.rounds < 4:
+        raise UserError(f"--rounds must be >= 4 (a rank test cannot decide on fewer), got {args.rounds}")
+    repo = git.find_repo(args.repo)
+    setup = asvconf.load(repo, args.config)
+    name = args.machine or machine.default_name(machine.identity(setup.torch_requirement))
+    profile_name = args.profile or setup.default_profile
+    suite_config.load(repo / "pyproject.toml", profile_name)  # the profile exists
+    os.environ[suite_config.PROFILE_ENV] = profile_name
+    os.environ[suite_config.PYPROJECT_ENV] = str(repo / "pyproject.toml")
+    from .suite import benchmarks as suite
+
+    from . import history
+
+    commits = [git.resolve(repo, c) or c for c in args.commits] if args.commits else None
+    cfg = config.load(None, repo)
+    rep = analyse_results(setup.results_dir, repo, cfg, record=setup.state_dir / record.FILE_NAME,
+                          update_record=False)
+    flags = list(rep.flags)
+    if args.new:  # the newest commits that look worse: re-measured the night they land
+        flags += confirm.newest_suspicions(history.read(setup.results_dir, repo, cfg.higher_is_better,
+                                                        cfg.run_gap_h), name)
+    max_cases = args.max_cases if args.max_cases is not None else (confirm.MAX_CASES if args.new else None)
+    if max_cases is not None and max_cases < 1:
+        raise UserError(f"--max-cases must be >= 1, got {max_cases}")
+    chosen, skipped = confirm.targets(flags, repo, name, commits, args.new, max_cases)
+    err = _console(stderr=True)
+    for why in skipped:
+        err.print(f"not re-measured: {escape(why)}", soft_wrap=True)
+    if not chosen:
+        console.print(f"nothing to confirm on machine {name}", highlight=False)
+        return EXIT_OK
+    live = sys.stderr.isatty()
+    found = confirm.confirm(setup, chosen, dict(suite.PROFILE), args.rounds,
+                            on_progress=lambda text: err.print(f"confirm: {text}", highlight=False,
+                                                               soft_wrap=True) if not live else None)
+    if args.format == "json":
+        print(json.dumps({"machine": name, "verdicts": found}, indent=1))
+    else:
+        rows = [(v["commit"][:8], v["base"][:8], v["benchmark"],
+                 ", ".join(f"{k}={x.strip(chr(39))}" for k, x in v["params"].items()), v["verdict"],
+                 f"×{v['ratio']:.3f}", f"[{v['ci'][0]:.3f}, {v['ci'][1]:.3f}]", f"{v['p_value']:.3g}")
+                for v in found]
+        head = ("commit", "base", "benchmark", "parameters", "verdict", "ratio", "95% interval", "p")
+        if args.format == "markdown":
+            print("| " + " | ".join(head) + " |\n|" + " --- |" * len(head))
+            print("\n".join("| " + " | ".join(r) + " |" for r in rows))
+        else:
+            t = Table(title=f"mdperf confirm on {name}: {args.rounds} interleaved measurements each side")
+            for col in head:
+                t.add_column(col, overflow="fold")
+            for r in rows:
+                t.add_row(*(escape(x) for x in r))
+            console.print(t)
+    up = [v for v in found if v["verdict"] == "confirmed" and v["kind"] == "regression"]
+    return EXIT_NEW_REGRESSION if up else EXIT_OK
+
+
+def cmd_bisect(args: argparse.Namespace, console: Console) -> int:
+    from . import asvconf, bisect, git, machine
+    from .regressions import analyse_results, config, record
+    from .track import TrackError, publish, track
+
+    repo = git.find_repo(args.repo)
+    setup = asvconf.load(repo, args.config)
+    name = args.machine or machine.default_name(machine.identity(setup.torch_requirement))
+    if args.range and ".." not in args.range:
+        raise UserError(f"a range is A..B, got {args.range!r}")
+    rep = analyse_results(setup.results_dir, repo, config.load(None, repo),
+                          record=setup.state_dir / record.FILE_NAME, update_record=False)
+    todo = bisect.ranges(rep.flags, name, repo, args.range)
+    if not todo:
+        console.print(f"no change flagged on a range of unmeasured commits on machine {name}", highlight=False)
+        return EXIT_OK
+
+    def measure(commit: str) -> bool:
+        try:
+            s = track(repo, commit, profile=args.profile, machine_name=name, config=args.config, publish_site=False)
+        except TrackError as exc:
+            raise UserError(str(exc)) from None
+        return all(o.status == "ok" for o in s.measured)
+
+    for b in todo:
+        f = b.flag
+        console.print(f"{f.range_start[:8]}..{f.commit[:8]}: {len(b.candidates)} commits, {f.benchmark} "
+                      f"{f.change_pct:+.1f}%", highlight=False, soft_wrap=True)
+        bisect.run(b, setup.results_dir, measure,
+                   on_progress=lambda text: console.print(f"  {text}", highlight=False, soft_wrap=True))
+        where = (f"named: {b.named[:10]} {git.subject(repo, b.named)}" if b.named else
+                 f"narrowed to {b.candidates[b.lo + 1][:8]}..{b.candidates[b.hi][:8]} (commits between failed)")
+        console.print(f"  {where}; {len(b.measured)} measurement(s)"
+                      + (f", {len(b.failed)} commit(s) did not build or run" if b.failed else ""),
+                      highlight=False, soft_wrap=True)
+    site, error, _ = publish(setup)
+    if site is None or error:
+        console.print(f"[red]site not published[/]: {escape(error)}")
+    return EXIT_OK if all(b.named for b in todo) else EXIT_FAILED
 
 
 def cmd_results(args: argparse.Namespace, console: Console) -> int:
@@ -774,6 +899,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "compare": lambda: cmd_compare(args, console), "track": lambda: cmd_track(args, console),
                     "init": lambda: cmd_init(args, console), "plot": lambda: cmd_plot(args, console),
                     "scale": lambda: cmd_scale(args, console), "results": lambda: cmd_results(args, console),
+                    "confirm": lambda: cmd_confirm(args, console), "bisect": lambda: cmd_bisect(args, console),
                     "regressions": lambda: cmd_regressions(args, console),
                     "publish": lambda: cmd_publish(args, console),
                     "site-assets": lambda: cmd_site_assets(args, console), "preview": lambda: cmd_preview(args, console)}

@@ -28,6 +28,7 @@ tr.regression-confirmed td { background: #f8d0d0; }
 tr.improvement-confirmed td { background: #d3f2d3; }
 tr.suspected td { background: #fbe7b5; }
 tr.transient-confirmed td { background: #e8e8e8; }
+tr.rejected td { background: #f4f4f4; color: #777; }
 h2 { margin-top: 1.2em; font-size: 1.1em; }
 code { font-size: 0.95em; }
 img.trend { display: block; }
@@ -35,7 +36,7 @@ img.trend { display: block; }
 
 
 def _row(f: Flag, image: str | None = None) -> str:
-    cls = f"{f.kind}-{f.state}" if f.state == "confirmed" else "suspected"
+    cls = f"{f.kind}-{f.state}" if f.state == "confirmed" else f.state
     e = html.escape
     picture = (f'<img class="trend" src="{e(image)}" alt="the series around the change" width="252" '
                f'onload="this.setAttribute(\'data-loaded\', \'1\')">' if image else "")

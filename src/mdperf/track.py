@@ -283,8 +283,10 @@ def track(
     on_start: Callable[[int, int], None] | None = None,
     on_commit_start: Callable[[int, str, str], None] | None = None,
     on_commit_done: Callable[[int, CommitOutcome, str], None] | None = None,
+    publish_site: bool = True,
 ) -> TrackSummary:
-    """Measure the selected commits with asv and publish the site; bad input raises UserError."""
+    """Measure the selected commits with asv and publish the site (unless ``publish_site`` is false: bisect
+    measures one commit at a time); bad input raises UserError."""
     repo = git.find_repo(repo_path)
     setup = asvconf.load(repo, config)
     profile = profile or setup.default_profile
@@ -296,7 +298,8 @@ def track(
     try:
         with _lock(setup.state_dir / f"track-{name}.lock"):
             return _track_locked(setup, repo, name, ident, spec, last, profile, retry_failed,
-                                 on_phase or (lambda text, log: None), on_start, on_commit_start, on_commit_done)
+                                 on_phase or (lambda text, log: None), on_start, on_commit_start, on_commit_done,
+                                 publish_site)
     except OSError as exc:  # a read-only folder, a full disk: the machine's fault, said in one line
         raise TrackError(f"{exc.strerror or exc}: {exc.filename or ''}; nothing more was recorded") from None
 
@@ -306,7 +309,8 @@ def _track_locked(setup: AsvSetup, repo: Path, name: str, ident: dict[str, Any],
                   on_phase: Callable[[str, Path | None], None],
                   on_start: Callable[[int, int], None] | None,
                   on_commit_start: Callable[[int, str, str], None] | None,
-                  on_commit_done: Callable[[int, CommitOutcome, str], None] | None) -> TrackSummary:
+                  on_commit_done: Callable[[int, CommitOutcome, str], None] | None,
+                  publish_site: bool = True) -> TrackSummary:
     ledger = Ledger(setup.state_dir / f"track-{name}.json")
     measured = measured_commits(setup, name, ledger)
     if retry_failed:
@@ -393,8 +397,10 @@ def _track_locked(setup: AsvSetup, repo: Path, name: str, ident: dict[str, Any],
         outcomes.append(outcome)
         if on_commit_done:
             on_commit_done(i, outcome, subject)
-    on_phase("publishing the site", None)
     site, publish_error, offline_note = None, "", ""
+    if not publish_site:
+        return TrackSummary(name, outcomes, skipped, site, setup_s)
+    on_phase("publishing the site", None)
     if any(setup.results_dir.glob(f"{name}/*.json")) or any(setup.results_dir.glob("*/*.json")):
         site, publish_error, offline_note = publish(setup, env, logs)
     return TrackSummary(name, outcomes, skipped, site, setup_s, publish_error, offline_note)

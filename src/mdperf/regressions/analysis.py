@@ -4,6 +4,7 @@ the events, within each version of a benchmark -> a report of flags, events and 
 from __future__ import annotations
 
 import datetime
+import json
 import multiprocessing
 import os
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from . import events
 from .config import RegressionConfig
 from .detector import Change, detect
 from .model import BenchmarkChange, Flag, Report, graph_link
+from . import verdicts
 from .record import Record
 
 
@@ -43,7 +45,8 @@ def analyse_results(results_dir: str | Path, repo: str | Path | None = None,
     if since is not None and repo is not None:
         since = git.resolve(repo, since) or since
     rec = Record.load(record) if since is None else Record(None)
-    report = analyse(hist, config, since=since, record=rec if rec.path is not None else None)
+    report = analyse(hist, config, since=since, record=rec if rec.path is not None else None,
+                     confirmed=verdicts.load(Path(results_dir)))
     if rec.problem:
         report.problems.insert(0, Problem(str(rec.path), rec.problem))
     if repo is not None:
@@ -73,7 +76,7 @@ class _Part:
 
 
 def analyse(history: History, config: RegressionConfig | None = None, since: str | None = None,
-            record: Record | None = None) -> Report:
+            record: Record | None = None, confirmed: dict | None = None) -> Report:
     """Flags for every series of ``history``.  A confirmed regression is new after ``since`` when given, else
     when ``record`` has not seen it (and it is then added to the record), else in its series' last
     ``new_window`` points."""
@@ -90,9 +93,13 @@ def analyse(history: History, config: RegressionConfig | None = None, since: str
     problems = list(history.problems)
     parts: list[_Part] = []
     changed: dict[tuple[str, str, str], int] = {}  # (benchmark, machine, commit) -> series whose version changed
+    noisy = _noisy_points(history)
     for s in history.series:
+        if GUARD in s.benchmark:  # the guard's records: never flagged themselves
+            continue
         values = np.asarray(s.values, dtype=float)
-        judged = np.array([c not in history.backfilled for c in s.commits])
+        case = (s.machine, json.dumps(s.params, sort_keys=True))
+        judged = np.array([c not in history.backfilled and (case + (c,)) not in noisy for c in s.commits])
         pieces = _versions(s)
         for i in pieces[1:]:
             key = (s.benchmark, s.machine, s.commits[i])
@@ -112,15 +119,29 @@ def analyse(history: History, config: RegressionConfig | None = None, since: str
             problems.append(Problem(part.series.key, f"analysis failed: {outcome}"))
             continue
         for k, ch in enumerate(outcome):
-            flag = _flag(part, ch, outcome, history, env, pos, since_pos, config, record)
+            flag = _flag(part, ch, outcome, history, env, pos, since_pos, config, record, confirmed or {})
             if flag is not None:
                 flags.append(flag)
+    flags.extend(_remeasured(history, flags, confirmed or {}, pos, since_pos, record))
     flags.sort(key=lambda f: (-f.position, f.benchmark, f.params_text))
     bench_changes = [BenchmarkChange(b, m, c, n, _iso(history.dates.get(c)))
                      for (b, m, c), n in sorted(changed.items(), key=lambda kv: -pos[kv[0][2]])]
     return Report(flags, problems, len(history.series), len(history.measured), history.ordered_by, since,
                   sorted(env.events, key=lambda e: (e.started or "", e.machine), reverse=True), bench_changes,
                   len(history.backfilled))
+
+
+GUARD = ".Guard."  # mdperf's suite: the noisy-machine guard's series (mdperf.guard)
+
+
+def _noisy_points(history: History) -> set[tuple[str, str, str]]:
+    """(machine, parameters, commit) of every case the guard marked noisy: those points are left out."""
+    out = set()
+    for s in history.series:
+        if s.benchmark.endswith(GUARD + "track_noisy"):
+            case = (s.machine, json.dumps(s.params, sort_keys=True))
+            out.update(case + (c,) for c, v in zip(s.commits, s.values) if v is not None and v == v and v >= 1)
+    return out
 
 
 def _versions(s: Series) -> list[int]:
@@ -158,7 +179,8 @@ def _detect_all(jobs: list[tuple]) -> list[list[Change] | str]:
 
 
 def _flag(part: _Part, ch: Change, found: list[Change], history: History, env: events.Environment,
-          pos: dict[str, int], since_pos: int | None, config: RegressionConfig, record: Record | None) -> Flag | None:
+          pos: dict[str, int], since_pos: int | None, config: RegressionConfig, record: Record | None,
+          confirmed: dict) -> Flag | None:
     """The flag for a change, or None when it only moved with an environment event (counted there)."""
     s, idx = part.series, part.index
     i = int(idx[ch.index])
@@ -189,7 +211,11 @@ def _flag(part: _Part, ch: Change, found: list[Change], history: History, env: e
             return None
         note = f"stands out from a machine event in this range ({event.shift_pct:+.0f}% on most series)"
         break
-    alert = ch.kind == "regression" and ch.state == "confirmed"
+    state = ch.state
+    verdict = confirmed.get(verdicts.key(s.machine, s.benchmark, s.params, commit)) if ch.kind != "transient" else None
+    if verdict is not None:  # re-measured against its base (mdperf confirm): the measurement decides
+        state = verdict["verdict"]
+    alert = ch.kind == "regression" and state == "confirmed"
     if since_pos is not None:
         new = pos[commit] > since_pos
     elif record is not None and alert:
@@ -201,9 +227,55 @@ def _flag(part: _Part, ch: Change, found: list[Change], history: History, env: e
     date = history.dates.get(commit)
     lo_t, hi_t = max(0, ch.index - TREND_POINTS), min(len(idx), ch.index + TREND_POINTS)
     trend = ([float(v) for v in part.values[lo_t:hi_t]], ch.index - lo_t, min(end, hi_t) - lo_t, max(lo, lo_t) - lo_t)
-    return Flag(commit, range_start, s.benchmark, s.params, s.machine, s.env, s.unit, ch.kind, ch.state,
+    return Flag(commit, range_start, s.benchmark, s.params, s.machine, s.env, s.unit, ch.kind, state,
                 100 * rel, before, after, float(ch.z), float(ch.p_value), bool(new),
-                graph_link(s), ch.n_after, _iso(date), "", pos[commit], note, trend, s.key)
+                graph_link(s), ch.n_after, _iso(date), "", pos[commit], note, trend, s.key,
+                _verdict_summary(verdict))
+
+
+def _remeasured(history: History, flags: list[Flag], confirmed: dict, pos: dict[str, int], since_pos: int | None,
+                record: Record | None) -> list[Flag]:
+    """Flags for changes that only re-measurement found: mdperf confirm took up the newest commit of a series
+    (before the history could show a step) and confirmed it.  Levels: the medians of up to 5 points each side."""
+    have = {verdicts.key(f.machine, f.benchmark, f.params, f.commit) for f in flags}
+    by_key = {(s.machine, s.benchmark, json.dumps(s.params, sort_keys=True)): s for s in history.series}
+    out = []
+    for k, v in confirmed.items():
+        if v.get("verdict") != "confirmed" or v.get("kind", "regression") != "regression" or k in have:
+            continue
+        machine, benchmark, params, commit = k
+        s = by_key.get((machine, benchmark, params))
+        if s is None or commit not in s.commits or commit not in pos:
+            continue
+        i = s.commits.index(commit)
+        vals = np.asarray(s.values, dtype=float)
+        before_v, after_v = vals[max(0, i - SIZE_POINTS):i], vals[i:i + SIZE_POINTS]
+        before_v, after_v = before_v[np.isfinite(before_v)], after_v[np.isfinite(after_v)]
+        if not before_v.size or not after_v.size:
+            continue
+        before, after = float(np.median(before_v)), float(np.median(after_v))
+        if since_pos is not None:
+            new = pos[commit] > since_pos
+        elif record is not None:
+            new = not record.seen(s.key, commit, pos)
+            if new:
+                record.add(s.key, commit)
+        else:
+            new = True
+        prev = s.commits[i - 1] if i > 0 else None
+        between = history.order[pos[prev] + 1: pos[commit]] if prev in pos else []
+        out.append(Flag(commit, between[0] if between else None, s.benchmark, s.params, s.machine, s.env, s.unit,
+                        "regression", "confirmed", 100 * (after / before - 1) if before else 0.0, before, after,
+                        float("nan"), float(v.get("p_value", float("nan"))), bool(new), graph_link(s),
+                        len(vals) - i, _iso(history.dates.get(commit)), "", pos[commit],
+                        "found by re-measuring the newest commit against its base", None, s.key, _verdict_summary(v)))
+    return out
+
+
+def _verdict_summary(v: dict | None) -> dict | None:
+    if v is None:
+        return None
+    return {k: v.get(k) for k in ("verdict", "ratio", "ci", "p_value", "rounds", "base", "at")}
 
 
 def _iso(ms: float | None) -> str | None:

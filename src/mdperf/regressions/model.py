@@ -21,7 +21,7 @@ class Flag:
     env: str
     unit: str
     kind: str  # regression | improvement | transient (a run of 1-3 commits that came back)
-    state: str  # confirmed | suspected
+    state: str  # confirmed | suspected | rejected (re-measured by mdperf confirm: no change)
     change_pct: float
     before: float
     after: float
@@ -37,6 +37,7 @@ class Flag:
     # The values around it, and where in them the change, the end of the new level and the start of the old are
     trend: tuple[list[float], int, int, int] | None = field(default=None, repr=False, compare=False)
     series: str = ""  # the series' key (history.Series.key), as the record of alerts names it
+    verdict: dict[str, Any] | None = None  # mdperf confirm's re-measurement of it (verdicts.py), if any
 
     @property
     def params_text(self) -> str:
@@ -87,6 +88,11 @@ class Report:
     def suspected(self) -> list[Flag]:
         """Flags to watch: not yet confirmed."""
         return [f for f in self.flags if f.state == "suspected"]
+
+    @property
+    def rejected(self) -> list[Flag]:
+        """Flags a re-measurement against their base did not reproduce."""
+        return [f for f in self.flags if f.state == "rejected"]
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -37,18 +37,31 @@ def commit_text(f: Flag) -> str:
     return f"{f.range_start[:8]}..{f.commit[:8]}" if f.range_start else f.commit[:8]
 
 
+def verdict_text(f: Flag) -> str:
+    """mdperf confirm's re-measurement: "re-measured: x1.12 [1.08, 1.15] vs base"."""
+    v = f.verdict
+    if not v:
+        return ""
+    ci = v.get("ci") or [float("nan"), float("nan")]
+    return f"re-measured ×{v['ratio']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] against {str(v.get('base', ''))[:8]}"
+
+
 def state_text(f: Flag) -> str:
     if f.kind == "transient":
         return f"transient ({f.commits_at_level} commit{'s' if f.commits_at_level != 1 else ''})"
-    return f.state + (" (new)" if f.new else "")
+    text = f.state + (" (new)" if f.new and f.state != "rejected" else "")
+    return text + (f"; {verdict_text(f)}" if f.verdict else "")
 
 
 def groups(report: Report) -> Iterable[tuple[str, list[Flag]]]:
     confirmed = report.confirmed
-    return (("Regressions", [f for f in confirmed if f.kind == "regression"]),
-            ("Improvements", [f for f in confirmed if f.kind == "improvement"]),
-            ("Transients (runs of 1-3 commits that came back)", [f for f in confirmed if f.kind == "transient"]),
-            ("To watch (suspected, not yet confirmed)", report.suspected))
+    out = [("Regressions", [f for f in confirmed if f.kind == "regression"]),
+           ("Improvements", [f for f in confirmed if f.kind == "improvement"]),
+           ("Transients (runs of 1-3 commits that came back)", [f for f in confirmed if f.kind == "transient"]),
+           ("To watch (suspected, not yet confirmed)", report.suspected)]
+    if report.rejected:  # only where mdperf confirm ran
+        out.append(("Rejected (re-measured against the base: no change)", report.rejected))
+    return out
 
 
 ORDER_TEXT = {"git": "git first-parent order",

@@ -90,24 +90,12 @@ with open(sys.argv[2], "w") as f:
 """
 
 
-def measure_case(calculator, atoms, device, steps=None, warmup=None):
-    """One mdperf measurement in its own process.
-
-    Process-wide state would otherwise leak from one case into the next: the GPU allocator's cache and
-    library workspaces (counted in the next case's allocated, reserved and NVML figures), the CUDA context and
-    lazy initialisation (in the first case's cold start only).  A later case's figures would then move when an
-    earlier case changes, and be flagged as its regression.  A case that crashes its process (a segfault, the
-    OOM killer) becomes an error result instead of ending the others.
-    """
+def _measure_in_child(args):
     import json
     import subprocess
     import sys
     import tempfile
 
-    args = {"calculator": calculator, "system": PROFILE["system"], "atoms": atoms,
-            "steps": steps or PROFILE["steps"], "device": device,
-            "warmup": PROFILE["warmup"] if warmup is None else warmup, "protocol": PROFILE["protocol"],
-            "dtype": PROFILE["dtype"]}
     with tempfile.TemporaryDirectory(prefix="mdperf-case-") as tmp:
         out = os.path.join(tmp, "result.json")
         proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(args), out], capture_output=True,
@@ -117,6 +105,38 @@ def measure_case(calculator, atoms, device, steps=None, warmup=None):
                 return json.load(f)
     last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
     return {"status": "error", "reason": f"measurement process exited with code {proc.returncode}: {last}"}
+
+
+def measure_case(calculator, atoms, device, steps=None, warmup=None, retry_noisy=True):
+    """One mdperf measurement in its own process, with the noisy-machine guard around it.
+
+    Process-wide state would otherwise leak from one case into the next: the GPU allocator's cache and
+    library workspaces (counted in the next case's allocated, reserved and NVML figures), the CUDA context and
+    lazy initialisation (in the first case's cold start only).  A later case's figures would then move when an
+    earlier case changes, and be flagged as its regression.  A case that crashes its process (a segfault, the
+    OOM killer) becomes an error result instead of ending the others.  A case the guard finds noisy
+    (mdperf.guard) is measured once more; the second result is kept, marked if it is noisy too.
+    """
+    args = {"calculator": calculator, "system": PROFILE["system"], "atoms": atoms,
+            "steps": steps or PROFILE["steps"], "device": device,
+            "warmup": PROFILE["warmup"] if warmup is None else warmup, "protocol": PROFILE["protocol"],
+            "dtype": PROFILE["dtype"]}
+    try:
+        from mdperf import guard
+    except ImportError:  # an mdperf older than the guard: measured without it
+        return _measure_in_child(args)
+    before, machine = guard.calibrate(), guard.facts()
+    result = _measure_in_child(args)
+    verdict = guard.judge(before, guard.calibrate()) | machine
+    if verdict["noisy"] and retry_noisy and result.get("status") == "ok":
+        again = measure_case(calculator, atoms, device, steps, warmup, retry_noisy=False)
+        again["guard"]["retried"] = True
+        again["guard"]["first"] = verdict
+        return again
+    result["guard"] = verdict | {"retried": False}
+    if result.get("status") == "ok":
+        result["metrics"].update(guard.metrics(verdict))
+    return result
 
 
 def measure_all(*_):
@@ -180,9 +200,11 @@ class _Tracked:
 
 def _track(metric, unit, doc):
     def track(self, cache, calculator, atoms, device):
-        return self.values[metric]
+        value = self.values.get(metric)
+        return float("nan") if value is None else value  # a figure this machine does not give: n/a
 
     track.unit = unit
+    track.metric = metric  # what mdperf confirm re-measures for a flag of this benchmark
     track.__doc__ = doc
     return track
 
@@ -194,6 +216,21 @@ class Latency(_Tracked):
     track_latency_p99_ms = _track("latency_p99_ms", "ms", "P99 MD step latency")
     track_steps_per_s = _track("steps_per_s", "steps/s", "MD steps per second (higher is better)")
     track_cold_start_ms = _track("cold_start_ms", "ms", "Model load and first evaluation")
+
+
+class Guard(_Tracked):
+    """The noisy-machine guard around each case (mdperf.guard): records, not performance.  The regression report
+    leaves out the points of a case marked noisy and never flags these series themselves."""
+
+    metrics = ("guard_noisy",)
+    track_noisy = _track("guard_noisy", "unit", "1 when the machine was not quiet during the case")
+    track_calibration_drift_pct = _track("guard_calibration_drift_pct", "%",
+                                         "How much the calibration loop moved between before and after the case")
+    track_cpu_share_pct = _track("guard_cpu_share_pct", "%", "The calibration loop's share of a core")
+    track_load_avg_1m = _track("load_avg_1m", "unit", "Load average over the minute before the case")
+    track_cpu_mhz = _track("cpu_mhz", "MHz", "CPU clock before the case")
+    track_gpu_sm_clock_mhz = _track("gpu_sm_clock_mhz", "MHz", "GPU SM clock before the case")
+    track_gpu_temp_c = _track("gpu_temp_c", "C", "GPU temperature before the case")
 
 
 class Memory(_Tracked):

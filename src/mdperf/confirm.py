@@ -1,0 +1,279 @@
+"""``mdperf confirm``: re-measure a flagged change against its base, interleaved, and decide.
+
+Statistics over history needs several more commits to confirm a small step, and cannot tell a step from a
+noisy night.  Here the flagged commit and its base (the commit before it, or before its unmeasured range) are
+each built once into a folder of their own (``pip install --no-deps --target``) and measured in turns — base,
+commit, commit, base, … — each time in a fresh process of the existing asv environment's Python, with that
+commit's folder first on the path.  Only the flagged cases run.  A one-sided Mann-Whitney test on the flagged
+metric and a 95 % bootstrap interval of the ratio of medians (scipy.stats) decide: ``confirmed`` when the test
+rejects "no change" at ``ALPHA`` and the interval clears 1 by ``MIN_EFFECT_PCT`` in the flag's direction, else
+``rejected``.  With ``--new``, the newest commit of a series that looks worse than its recent level is taken up
+too (``suspicion``), so a step is confirmed the night it lands.  The
+verdicts go to ``<results>/<machine>/mdperf-confirm.jsonl`` (:mod:`mdperf.regressions.verdicts`), which the
+report, the site and the issues read.
+
+asv's ``run --interleave-rounds`` was the first thing tried: it writes over the nightly's stored results of both
+commits, and each round re-runs the suite's shared ``setup_cache`` — every case of the profile — where one
+case is wanted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import git
+from .asvconf import AsvSetup
+from .errors import UserError
+from .regressions import verdicts
+from .regressions.model import Flag
+
+ALPHA = 0.01
+ROUNDS = 8  # per side: with 6 a 3 % step at 1 % noise was confirmed in 94 % of draws, with 8 in 99-100 %
+# The newest commit of a series is taken up when its value lies this many noise sigmas (and at least
+# TRIGGER_MIN_PCT) on the bad side of its recent level: a step the history cannot confirm yet is re-measured the
+# night it lands (docs/results/confirm-eval.md: the trade-off between this and the re-measurements a night costs).
+TRIGGER_SIGMA = 1.0
+TRIGGER_MIN_PCT = 0.5
+RECENT = 20  # the recent level and noise: up to this many points before the newest
+CONFIDENCE = 0.95  # of the bootstrap interval of the ratio
+# The newest-commit trigger reads the step time only: each case carries a dozen series, and a trigger on any of
+# them would take up nearly every case every night.
+TRIGGER_BENCHMARKS = (".track_latency_p50_ms",)
+MAX_CASES = 4  # cases re-measured per run of --new: what a night can afford (2 x rounds runs each)
+MIN_EFFECT_PCT = 0.5  # the interval must clear 1 by this much: a change too small to matter is not an alarm
+SPREAD_MARGIN = 0.5  # ... or by this fraction of the re-measurement's spread, when that is larger
+
+
+@dataclass
+class Target:
+    """One case to re-measure: a commit against its base, with the flags (benchmarks) it carries."""
+
+    commit: str
+    base: str
+    machine: str
+    params: dict[str, str]
+    flags: list[Flag] = field(default_factory=list)
+
+    @property
+    def case(self) -> tuple[str, int, str]:
+        p = {k: v.strip("'\"") for k, v in self.params.items()}
+        return p["calculator"], int(p["atoms"]), p.get("device", "cpu")
+
+
+def metric_of(benchmark: str) -> str | None:
+    """The measurement's metric behind an mdperf suite benchmark (``md.Latency.track_latency_p50_ms``), or None
+    when it is not one that a single measurement gives."""
+    from .suite import benchmarks as suite
+
+    parts = benchmark.split(".")
+    if len(parts) < 3:
+        return None
+    cls, attr = getattr(suite, parts[-2], None), parts[-1]
+    if cls is suite.Step and attr == "time_md_step":
+        return "latency_median_ms"  # asv's own timer on one step: the same quantity
+    return getattr(getattr(cls, attr, None), "metric", None)
+
+
+def suspicion(values: np.ndarray, higher_is_better: bool, sigma: float = TRIGGER_SIGMA,
+              min_pct: float = TRIGGER_MIN_PCT) -> tuple[float, float] | None:
+    """(recent level, newest value) when the newest value lies on the bad side of the recent level by more than
+    ``sigma`` robust noise sigmas and ``min_pct`` per cent; else None."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size < 6:  # too young to say what its level is
+        return None
+    recent, newest = x[-RECENT - 1:-1], float(x[-1])
+    level = float(np.median(recent))
+    if level == 0:
+        return None
+    noise = 1.4826 * float(np.median(np.abs(np.diff(recent)))) / np.sqrt(2)  # differences: steps left out
+    worse = level - newest if higher_is_better else newest - level
+    if worse > max(sigma * noise, abs(level) * min_pct / 100):
+        return level, newest
+    return None
+
+
+def newest_suspicions(hist, machine: str, sigma: float = TRIGGER_SIGMA) -> list[Flag]:
+    """A suspected regression at the newest commit of each series of ``machine`` that looks worse than its recent
+    level (:func:`suspicion`); not in the report — only what confirm takes up."""
+    from .regressions.model import graph_link
+
+    out = []
+    pos = hist.position()
+    for s in hist.series:
+        if s.machine != machine or not s.commits or not s.benchmark.endswith(TRIGGER_BENCHMARKS):
+            continue
+        found = suspicion(np.asarray(s.values, dtype=float), s.higher_is_better, sigma)
+        if found is None:
+            continue
+        level, newest = found
+        commit = s.commits[-1]
+        prev = s.commits[-2] if len(s.commits) > 1 else None
+        between = hist.order[pos[prev] + 1: pos[commit]] if prev in pos and commit in pos else []
+        out.append(Flag(commit, between[0] if between else None, s.benchmark, s.params, s.machine, s.env, s.unit,
+                        "regression", "suspected", 100 * (newest / level - 1), level, newest, float("nan"),
+                        float("nan"), True, graph_link(s), 1, None, "", pos.get(commit, 0),
+                        "the newest commit, worse than its recent level", None, s.key))
+    return out
+
+
+def targets(flags: list[Flag], repo: Path, machine: str, commits: list[str] | None = None,
+            new: bool = False, max_cases: int | None = None) -> tuple[list[Target], list[str]]:
+    """The cases to re-measure and why others are left out.  ``commits``: every regression or improvement
+    flagged at them; ``new``: every new regression (confirmed, or suspected and among the newest), the newest
+    commits' suspicions included."""
+    chosen: dict[tuple, Target] = {}
+    skipped: list[str] = []
+    for f in flags:
+        if f.machine != machine or f.kind == "transient":
+            continue
+        if commits is not None:
+            if not any(f.commit.startswith(c) for c in commits):
+                continue
+        elif not (new and f.new and f.kind == "regression" and f.state in ("confirmed", "suspected")):
+            continue
+        if metric_of(f.benchmark) is None or not {"calculator", "atoms"} <= set(f.params):
+            skipped.append(f"{f.benchmark} at {f.commit[:8]}: not a measurement mdperf confirm can repeat")
+            continue
+        first = f.range_start or f.commit
+        if not git.has_parent(repo, first):
+            skipped.append(f"{f.benchmark} at {f.commit[:8]}: the first commit has no parent to compare with")
+            continue
+        base = git.git(repo, "rev-parse", f"{first}^")
+        k = (f.commit, json.dumps(f.params, sort_keys=True))
+        t = chosen.setdefault(k, Target(f.commit, base, machine, dict(f.params)))
+        if all(g.benchmark != f.benchmark for g in t.flags):  # a suspicion the report already flags: once
+            t.flags.append(f)
+    # The report's flags first (confirmed before suspected), then the newest commits' suspicions, largest first.
+    order = sorted(chosen.values(), key=lambda t: (min(0 if g.state == "confirmed" else 1 if g.note == "" else 2
+                                                        for g in t.flags), -max(abs(g.change_pct) for g in t.flags)))
+    if max_cases is not None and len(order) > max_cases:
+        skipped += [f"{t.case[0]} at {t.case[1]} atoms on {t.case[2]}, {t.commit[:8]}: over --max-cases {max_cases}"
+                    for t in order[max_cases:]]
+        order = order[:max_cases]
+    return order, skipped
+
+
+def environment_python(setup: AsvSetup) -> Path:
+    for info in sorted(setup.env_dir.glob("*/asv-env-info.json")):
+        py = info.parent / "bin" / "python"
+        if py.exists():
+            return py
+    raise UserError(f"no benchmark environment under {setup.env_dir}: run `mdperf track` first")
+
+
+def build(setup: AsvSetup, python: Path, commit: str, where: Path, log: Path) -> Path:
+    """The commit's package, installed into a folder of its own; the folder."""
+    src, wheels, site = where / f"src-{commit[:12]}", where / f"wheel-{commit[:12]}", where / f"site-{commit[:12]}"
+    src.mkdir(parents=True)
+    data = git.git_io(setup.repo, "archive", "--format=tar", commit).stdout
+    with tempfile.TemporaryFile() as tmp:
+        tmp.write(data)
+        tmp.seek(0)
+        with tarfile.open(fileobj=tmp) as tar:
+            tar.extractall(src, filter="data")
+    with open(log, "a") as out:
+        for isolation in (["--no-build-isolation"], []):  # as asv builds it; with isolation if that fails
+            p = subprocess.run([str(python), "-m", "pip", "wheel", "--no-deps", *isolation, "-w", str(wheels),
+                                str(src)], stdout=out, stderr=subprocess.STDOUT)
+            if p.returncode == 0:
+                break
+        else:
+            raise UserError(f"commit {commit[:8]} does not build; log: {log}")
+        wheel = next(wheels.glob("*.whl"))
+        p = subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--target", str(site), str(wheel)],
+                           stdout=out, stderr=subprocess.STDOUT)
+        if p.returncode != 0:
+            raise UserError(f"commit {commit[:8]}: its wheel does not install; log: {log}")
+    shutil.rmtree(src, ignore_errors=True)
+    return site
+
+
+def measure_once(python: Path, site: Path, case: tuple[str, int, str], profile: dict) -> dict:
+    """One measurement of the case in a fresh process of the environment's Python, the commit's package first."""
+    from .suite.benchmarks import _CHILD
+
+    calculator, atoms, device = case
+    args = {"calculator": calculator, "system": profile["system"], "atoms": atoms, "steps": profile["steps"],
+            "device": device, "warmup": profile["warmup"], "protocol": profile["protocol"],
+            "dtype": profile["dtype"]}
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    with tempfile.TemporaryDirectory(prefix="mdperf-confirm-") as tmp:
+        out = Path(tmp) / "result.json"
+        p = subprocess.run([str(python), "-c", _CHILD, json.dumps(args), str(out)], capture_output=True, text=True,
+                           env=env)
+        if p.returncode != 0 or not out.exists():
+            last = (p.stderr.strip().splitlines() or ["no output"])[-1]
+            raise UserError(f"measuring {calculator} at {atoms} atoms failed (exit {p.returncode}): {last}")
+        return json.loads(out.read_text())
+
+
+def decide(base: list[float], commit: list[float], up: bool, alpha: float = ALPHA) -> dict:
+    """The verdict on ``commit``'s values against ``base``'s for a change upwards (``up``) or downwards."""
+    from scipy import stats
+
+    a, b = np.asarray(base, float), np.asarray(commit, float)
+    p = float(stats.mannwhitneyu(b, a, alternative="greater" if up else "less").pvalue)
+    ratio = float(np.median(b) / np.median(a))
+    boot = stats.bootstrap((b, a), lambda x, y, axis=-1: np.median(x, axis=axis) / np.median(y, axis=axis),
+                           vectorized=True, paired=False, n_resamples=4000, method="percentile",
+                           confidence_level=CONFIDENCE, random_state=np.random.default_rng(0))
+    lo, hi = float(boot.confidence_interval.low), float(boot.confidence_interval.high)
+    # The interval must clear 1 by MIN_EFFECT_PCT, or by half the re-measurement's own spread when that is larger:
+    # on a noisy machine a small shift of the medians is not yet a change.
+    logs = np.concatenate([np.log(a / np.median(a)), np.log(b / np.median(b))]) if (a > 0).all() and (b > 0).all() \
+        else np.zeros(1)
+    spread = float(np.sqrt(np.mean(logs ** 2)))
+    margin = max(MIN_EFFECT_PCT / 100, SPREAD_MARGIN * spread)
+    confirmed = p < alpha and (lo > 1 + margin if up else hi < 1 - margin)
+    return {"verdict": "confirmed" if confirmed else "rejected", "ratio": ratio, "ci": [lo, hi], "p_value": p,
+            "margin_pct": 100 * margin}
+
+
+def confirm(setup: AsvSetup, targets_: list[Target], profile: dict, rounds: int = ROUNDS,
+            on_progress: Callable[[str], None] = lambda text: None) -> list[dict]:
+    """Re-measure each target against its base, interleaved; the verdicts (also appended to the machine's file)."""
+    python = environment_python(setup)
+    out: list[dict] = []
+    logs = setup.state_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mdperf-confirm-") as tmp:
+        sites: dict[str, Path] = {}
+        for t in targets_:
+            for c in (t.base, t.commit):
+                if c not in sites:
+                    on_progress(f"building {c[:8]} into a folder of its own")
+                    sites[c] = build(setup, python, c, Path(tmp), logs / f"confirm-build-{c[:12]}.log")
+            values: dict[str, list[dict]] = {t.base: [], t.commit: []}
+            for r in range(rounds):
+                order = (t.base, t.commit) if r % 2 == 0 else (t.commit, t.base)
+                for c in order:
+                    on_progress(f"{t.case[0]} at {t.case[1]} atoms on {t.case[2]}: round {r + 1}/{rounds}, "
+                                f"{'base' if c == t.base else 'commit'} {c[:8]}")
+                    values[c].append(measure_once(python, sites[c], t.case, profile))
+            for f in t.flags:
+                metric = metric_of(f.benchmark)
+                a = [v["metrics"].get(metric) for v in values[t.base]]
+                b = [v["metrics"].get(metric) for v in values[t.commit]]
+                if any(x is None for x in a + b):
+                    continue
+                v = decide(a, b, up=f.after > f.before)
+                v.update(commit=t.commit, base=t.base, benchmark=f.benchmark, params=f.params, metric=metric,
+                         rounds=rounds, base_values=a, commit_values=b, at=time.time(),
+                         kind=f.kind, flag_change_pct=f.change_pct)
+                out.append(v)
+            if out:
+                verdicts.append(setup.results_dir, t.machine, [v for v in out if v["commit"] == t.commit
+                                                                and v["params"] == t.params])
+    return out

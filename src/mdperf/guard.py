@@ -1,0 +1,98 @@
+"""The noisy-machine guard: was the machine quiet while a case was measured?
+
+Around each case the suite runs a short calibration loop — a fixed single-threaded workload, timed in wall and
+CPU time — before and after.  A case is *noisy* when the loop's wall time moved by more than
+``TOLERANCE_PCT`` between the two, or when the loop got less than ``MIN_CPU_SHARE`` of a core (its CPU time
+over its wall time: another process held the core).  The second test catches a hog that ran through the whole
+case, which leaves before and after equally slow.  The load average, the CPU clock and governor, and the GPU's
+SM clock and temperature are recorded beside it where the machine tells them.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+TOLERANCE_PCT = 10.0
+MIN_CPU_SHARE = 0.9
+REPEATS = 5
+WORK = 200_000  # about 10-20 ms of Python arithmetic per repeat on a current core
+
+
+def _work(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+
+def calibrate(repeats: int = REPEATS, work: int = WORK) -> dict[str, float]:
+    """The loop's median wall time (ms) and its median share of a core."""
+    walls, shares = [], []
+    for _ in range(repeats):
+        w0, c0 = time.perf_counter(), time.process_time()
+        _work(work)
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+        walls.append(wall * 1e3)
+        shares.append(min(cpu / wall, 1.0) if wall > 0 else 1.0)
+    return {"ms": statistics.median(walls), "cpu_share": statistics.median(shares)}
+
+
+def facts() -> dict[str, Any]:
+    """What the machine says about its load and clocks now; absent keys where it says nothing."""
+    out: dict[str, Any] = {}
+    try:
+        out["load_avg_1m"] = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        pass
+    try:
+        import psutil
+
+        freq = psutil.cpu_freq()
+        if freq is not None and freq.current:
+            out["cpu_mhz"] = float(freq.current)
+    except Exception:  # psutil raises various errors on machines without cpufreq
+        pass
+    gov = Path("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
+    try:
+        out["cpu_governor"] = gov.read_text().strip()
+    except OSError:
+        pass
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            h = pynvml.nvmlDeviceGetHandleByIndex(0)
+            out["gpu_sm_clock_mhz"] = float(pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_SM))
+            out["gpu_temp_c"] = float(pynvml.nvmlDeviceGetTemperature(h, pynvml.NVML_TEMPERATURE_GPU))
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:  # no NVIDIA driver here: nothing to say
+        pass
+    return out
+
+
+def judge(before: dict[str, float], after: dict[str, float], tolerance_pct: float = TOLERANCE_PCT,
+          min_cpu_share: float = MIN_CPU_SHARE) -> dict[str, Any]:
+    drift = 100.0 * abs(after["ms"] / before["ms"] - 1.0) if before["ms"] > 0 else 0.0
+    share = min(before["cpu_share"], after["cpu_share"])
+    noisy = drift > tolerance_pct or share < min_cpu_share
+    why = []
+    if drift > tolerance_pct:
+        why.append(f"the calibration loop moved {drift:.0f}% during the case")
+    if share < min_cpu_share:
+        why.append(f"the calibration loop got {100 * share:.0f}% of a core")
+    return {"noisy": noisy, "calibration_drift_pct": drift, "cpu_share_pct": 100.0 * share,
+            "calibration_ms": [before["ms"], after["ms"]], "why": "; ".join(why)}
+
+
+def metrics(g: dict[str, Any]) -> dict[str, float | None]:
+    """The guard's figures as the suite's metrics (numbers, None where absent)."""
+    return {"guard_noisy": 1.0 if g["noisy"] else 0.0, "guard_calibration_drift_pct": g["calibration_drift_pct"],
+            "guard_cpu_share_pct": g["cpu_share_pct"], "load_avg_1m": g.get("load_avg_1m"),
+            "cpu_mhz": g.get("cpu_mhz"), "gpu_sm_clock_mhz": g.get("gpu_sm_clock_mhz"),
+            "gpu_temp_c": g.get("gpu_temp_c")}

@@ -1,0 +1,183 @@
+"""Confirm and pinpoint, with real asv over a temporary calculator repository (benchmarks/eval/calc_repo.py):
+17 commits, from commit 8 on the pair terms of a quarter of the atoms are computed twice (about +12 % per
+step), never fixed.
+
+- `mdperf confirm` re-measures the flagged commit against its parent, interleaved, and confirms it; a flag
+  made by a stall (one night's run of three commits measured slow on machine "stall") is rejected.
+- `mdperf bisect` names the slow commit of a range of 8 unmeasured commits (machine "sparse") in 3 measurements.
+- The noisy-machine guard marks a case measured under a CPU hog, and the report leaves marked points out.
+"""
+
+import json
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.eval.calc_repo import make_calc_repo
+from histories import make_repo, write_asv_results
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def mdperf(repo, *args, timeout=1800):
+    return subprocess.run([sys.executable, "-m", "mdperf.cli", *args], cwd=repo, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def git(repo, *args):
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def copy_results(results, src, dest, commits, slow_factor=None):
+    """Machine ``dest``: ``src``'s result files of ``commits`` (latencies times ``slow_factor``, a stall)."""
+    (results / dest).mkdir()
+    info = json.loads((results / src / "machine.json").read_text())
+    info["machine"] = dest
+    (results / dest / "machine.json").write_text(json.dumps(info))
+    for f in (results / src).glob("*.json"):
+        if f.name == "machine.json":
+            continue
+        data = json.loads(f.read_text())
+        if data["commit_hash"] not in commits:
+            continue
+        data["params"]["machine"] = dest
+        if slow_factor:
+            for name, res in data["results"].items():
+                if ".track_latency" in name:
+                    res[0] = [v * slow_factor if isinstance(v, (int, float)) else v for v in res[0]]
+        (results / dest / f.name).write_text(json.dumps(data))
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory):
+    repo = tmp_path_factory.mktemp("confirm") / "mycalc"
+    info = make_calc_repo(repo, n_commits=16, slow=(8, 100), broken=None, slow_extra=0.25)
+    p = mdperf(repo, "init", "--calc", "mycalc:make", "--system", "ar", "--atoms", "256", "--steps", "200")
+    assert p.returncode == 0, p.stderr
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "track performance with mdperf")
+    machine = f"confirm-{uuid.uuid4().hex[:8]}"
+    p = mdperf(repo, "track", "--last", "17", "--machine", machine)
+    assert p.returncode == 0, p.stdout + p.stderr
+    commits = info["commits"] + [git(repo, "rev-parse", "HEAD")]
+    results = repo / ".asv" / "results"
+    copy_results(results, machine, "stall", commits[:3] + commits[3:6], None)
+    copy_results(results, machine, "stall-slow", commits[3:6], 1.3)
+    for f in (results / "stall-slow").glob("*.json"):  # one night's run of three commits, measured during a stall
+        if f.name != "machine.json":
+            f.replace(results / "stall" / f.name)
+    shutil.rmtree(results / "stall-slow")
+    copy_results(results, machine, "sparse", commits[:4] + commits[12:], None)
+    return {"repo": repo, "machine": machine, "commits": commits, "slow": info["slow"]}
+
+
+def report(repo):
+    p = mdperf(repo, "regressions", "--format", "json", "--no-record")
+    return json.loads(p.stdout)["flags"]
+
+
+def latency_flags(flags, machine):
+    return [f for f in flags if f["machine"] == machine and f["benchmark"] == "md.Latency.track_latency_p50_ms"]
+
+
+def test_confirm_confirms_a_real_slowdown_against_its_parent(tracked):
+    repo, machine, slow = tracked["repo"], tracked["machine"], tracked["slow"]
+    (flag,) = [f for f in latency_flags(report(repo), machine) if f["kind"] == "regression"]
+    assert flag["commit"] == slow
+    p = mdperf(repo, "confirm", slow, "--machine", machine, "--profile", "default", "--format", "json")
+    assert p.returncode == 1, p.stdout + p.stderr  # a regression confirmed
+    verdicts = {v["benchmark"]: v for v in json.loads(p.stdout)["verdicts"]}
+    v = verdicts["md.Latency.track_latency_p50_ms"]
+    assert v["verdict"] == "confirmed" and v["base"] == tracked["commits"][7] and v["rounds"] == 5
+    assert v["ci"][0] > 1.0 and 1.05 < v["ratio"] < 1.4, v  # the ~12 % step, its interval above 1
+    print(f"confirmed: ratio {v['ratio']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}], p {v['p_value']:.3g}")
+    (after,) = [f for f in latency_flags(report(repo), machine) if f["commit"] == slow]
+    assert after["verdict"]["verdict"] == "confirmed" and after["state"] == "confirmed"
+
+
+def test_confirm_rejects_a_flag_made_by_a_stall(tracked):
+    repo, commits = tracked["repo"], tracked["commits"]
+    (flag,) = [f for f in latency_flags(report(repo), "stall") if f["kind"] == "regression"]
+    assert flag["commit"] == commits[3] and flag["state"] == "confirmed"  # three slow commits: it looks real
+    p = mdperf(repo, "confirm", "--new", "--machine", "stall", "--profile", "default", "--format", "json")
+    assert p.returncode == 0, p.stdout + p.stderr
+    v = next(v for v in json.loads(p.stdout)["verdicts"] if v["benchmark"] == "md.Latency.track_latency_p50_ms")
+    assert v["verdict"] == "rejected" and v["commit"] == commits[3], v
+    flags = report(repo)
+    (after,) = [f for f in latency_flags(flags, "stall") if f["commit"] == commits[3]]
+    assert after["state"] == "rejected" and not after["new"]
+    # Never alerted: the Markdown summary lists it apart, and the exit code is quiet for this machine.
+    md = mdperf(repo, "regressions", "--format", "markdown", "--no-record").stdout
+    assert "### Rejected (re-measured against the base: no change)" in md
+    assert (Path(repo) / ".asv" / "results" / "stall" / "mdperf-confirm.jsonl").exists()
+
+
+def test_bisect_names_the_slow_commit_of_a_range_in_three_measurements(tracked):
+    repo, commits = tracked["repo"], tracked["commits"]
+    (flag,) = [f for f in latency_flags(report(repo), "sparse") if f["kind"] == "regression"]
+    assert flag["range_start"] == commits[4] and flag["commit"] == commits[12]  # 8 unmeasured commits before it
+    p = mdperf(repo, "bisect", "--machine", "sparse", "--profile", "default")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert f"named: {commits[8][:10]}" in p.stdout and "3 measurement(s)" in p.stdout, p.stdout
+    (after,) = [f for f in latency_flags(report(repo), "sparse") if f["kind"] == "regression"]
+    assert after["commit"] == commits[8] and after["range_start"] is None  # the report names the commit
+
+
+def _hog(stop):
+    while not stop.is_set():
+        pass
+
+
+def test_the_guard_marks_a_case_measured_under_a_cpu_hog(monkeypatch):
+    from test_suite_profiles import load_suite
+
+    suite = load_suite(monkeypatch, "quick")
+    ctx = multiprocessing.get_context("fork")
+    stop = ctx.Event()
+    hogs = [ctx.Process(target=_hog, args=(stop,), daemon=True) for _ in range((os.cpu_count() or 1) + 1)]
+    for h in hogs:
+        h.start()
+    try:
+        time.sleep(0.5)
+        busy = suite.measure_case("torch-lj", 108, "cpu", steps=50, warmup=2)
+    finally:
+        stop.set()
+        for h in hogs:
+            h.join(5)
+    assert busy["status"] == "ok"
+    assert busy["metrics"]["guard_noisy"] == 1.0 and busy["guard"]["retried"], busy["guard"]
+    assert busy["guard"]["cpu_share_pct"] < 90 and "of a core" in busy["guard"]["why"]
+    assert busy["metrics"]["load_avg_1m"] is not None
+
+
+def test_points_the_guard_marked_are_left_out_of_the_report(tmp_path):
+    repo, commits = make_repo(tmp_path, 12)
+    (repo / "asv.conf.json").write_text(json.dumps({"version": 1, "project": "demo", "repo": ".",
+                                                    "results_dir": ".asv/results", "html_dir": ".asv/html"}))
+    lat = list(10 * np.exp(np.random.default_rng(2).normal(0, 0.005, 12)))
+    for i in (9, 10, 11):
+        lat[i] *= 1.4  # measured while the machine was busy
+    noisy = [0.0] * 9 + [1.0] * 3
+    params = dict(params=[["'torch-lj'"], ["108"], ["'cpu'"]], param_names=["calculator", "atoms", "device"])
+    write_asv_results(repo / ".asv" / "results", "runner", commits, {
+        "md.Latency.track_latency_p50_ms": dict(**params, unit="ms", values=[[x] for x in lat]),
+        "md.Guard.track_noisy": dict(**params, unit="unit", values=[[x] for x in noisy])})
+    p = mdperf(repo, "regressions", "--format", "json", "--no-record")
+    out = json.loads(p.stdout)
+    assert p.returncode == 0 and out["flags"] == [], out["flags"]
+    noisy[9:] = [0.0] * 3  # the same values unmarked: a regression
+    shutil.rmtree(repo / ".asv" / "results")
+    write_asv_results(repo / ".asv" / "results", "runner", commits, {
+        "md.Latency.track_latency_p50_ms": dict(**params, unit="ms", values=[[x] for x in lat]),
+        "md.Guard.track_noisy": dict(**params, unit="unit", values=[[x] for x in noisy])})
+    flags = json.loads(mdperf(repo, "regressions", "--format", "json", "--no-record").stdout)["flags"]
+    assert [(f["benchmark"], f["commit"]) for f in flags] == [("md.Latency.track_latency_p50_ms", commits[9])]
