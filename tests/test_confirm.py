@@ -1,9 +1,9 @@
 """Confirm and pinpoint, with real asv over a temporary calculator repository (benchmarks/eval/calc_repo.py):
-17 commits, from commit 8 on the pair terms of a quarter of the atoms are computed twice (about +12 % per
+17 commits, from commit 8 on the pair terms of 35 % of the atoms are computed twice (about +15-20 % per
 step), never fixed.
 
-- `mdperf confirm` re-measures the flagged commit against its parent, interleaved, and confirms it; a flag
-  made by a stall (one night's run of three commits measured slow on machine "stall") is rejected.
+- `mdperf confirm` re-measures the slow commit against its parent, interleaved, and confirms it; a flag made
+  by a stall (machine "stall": commits 0-7, the last three measured 50 % slow in one busy night) is rejected.
 - `mdperf bisect` names the slow commit of a range of 8 unmeasured commits (machine "sparse") in 3 measurements.
 - The noisy-machine guard marks a case measured under a CPU hog, and the report leaves marked points out.
 """
@@ -60,7 +60,7 @@ def copy_results(results, src, dest, commits, slow_factor=None):
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory):
     repo = tmp_path_factory.mktemp("confirm") / "mycalc"
-    info = make_calc_repo(repo, n_commits=16, slow=(8, 100), broken=None, slow_extra=0.25)
+    info = make_calc_repo(repo, n_commits=16, slow=(8, 100), broken=None, slow_extra=0.35)
     p = mdperf(repo, "init", "--calc", "mycalc:make", "--system", "ar", "--atoms", "256", "--steps", "200")
     assert p.returncode == 0, p.stderr
     git(repo, "add", "-A")
@@ -70,8 +70,8 @@ def tracked(tmp_path_factory):
     assert p.returncode == 0, p.stdout + p.stderr
     commits = info["commits"] + [git(repo, "rev-parse", "HEAD")]
     results = repo / ".asv" / "results"
-    copy_results(results, machine, "stall", commits[:3] + commits[3:6], None)
-    copy_results(results, machine, "stall-slow", commits[3:6], 1.3)
+    copy_results(results, machine, "stall", commits[:5], None)
+    copy_results(results, machine, "stall-slow", commits[5:8], 1.5)
     for f in (results / "stall-slow").glob("*.json"):  # one night's run of three commits, measured during a stall
         if f.name != "machine.json":
             f.replace(results / "stall" / f.name)
@@ -89,16 +89,20 @@ def latency_flags(flags, machine):
     return [f for f in flags if f["machine"] == machine and f["benchmark"] == "md.Latency.track_latency_p50_ms"]
 
 
+def test_the_guard_is_recorded_with_every_case(tracked):
+    names = json.loads((tracked["repo"] / ".asv" / "results" / "benchmarks.json").read_text())
+    assert {"md.Guard.track_noisy", "md.Guard.track_cpu_share_pct", "md.Guard.track_load_avg_1m"} <= set(names)
+
+
 def test_confirm_confirms_a_real_slowdown_against_its_parent(tracked):
     repo, machine, slow = tracked["repo"], tracked["machine"], tracked["slow"]
-    (flag,) = [f for f in latency_flags(report(repo), machine) if f["kind"] == "regression"]
-    assert flag["commit"] == slow
-    p = mdperf(repo, "confirm", slow, "--machine", machine, "--profile", "default", "--format", "json")
+    # Asked by commit: whether or not the history has flagged it yet, the commit is measured against its parent.
+    p = mdperf(repo, "confirm", slow[:10], "--machine", machine, "--profile", "default", "--format", "json")
     assert p.returncode == 1, p.stdout + p.stderr  # a regression confirmed
     verdicts = {v["benchmark"]: v for v in json.loads(p.stdout)["verdicts"]}
     v = verdicts["md.Latency.track_latency_p50_ms"]
-    assert v["verdict"] == "confirmed" and v["base"] == tracked["commits"][7] and v["rounds"] == 5
-    assert v["ci"][0] > 1.0 and 1.05 < v["ratio"] < 1.4, v  # the ~12 % step, its interval above 1
+    assert v["verdict"] == "confirmed" and v["base"] == tracked["commits"][7] and v["rounds"] == 8
+    assert v["ci"][0] > 1.05 and 1.08 < v["ratio"] < 1.6, v  # the step, its interval well above 1
     print(f"confirmed: ratio {v['ratio']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}], p {v['p_value']:.3g}")
     (after,) = [f for f in latency_flags(report(repo), machine) if f["commit"] == slow]
     assert after["verdict"]["verdict"] == "confirmed" and after["state"] == "confirmed"
@@ -107,13 +111,13 @@ def test_confirm_confirms_a_real_slowdown_against_its_parent(tracked):
 def test_confirm_rejects_a_flag_made_by_a_stall(tracked):
     repo, commits = tracked["repo"], tracked["commits"]
     (flag,) = [f for f in latency_flags(report(repo), "stall") if f["kind"] == "regression"]
-    assert flag["commit"] == commits[3] and flag["state"] == "confirmed"  # three slow commits: it looks real
+    assert flag["commit"] == commits[5] and flag["new"]  # three slow commits: it looks real (to watch, for now)
     p = mdperf(repo, "confirm", "--new", "--machine", "stall", "--profile", "default", "--format", "json")
     assert p.returncode == 0, p.stdout + p.stderr
     v = next(v for v in json.loads(p.stdout)["verdicts"] if v["benchmark"] == "md.Latency.track_latency_p50_ms")
-    assert v["verdict"] == "rejected" and v["commit"] == commits[3], v
+    assert v["verdict"] == "rejected" and v["commit"] == commits[5], v
     flags = report(repo)
-    (after,) = [f for f in latency_flags(flags, "stall") if f["commit"] == commits[3]]
+    (after,) = [f for f in latency_flags(flags, "stall") if f["commit"] == commits[5]]
     assert after["state"] == "rejected" and not after["new"]
     # Never alerted: the Markdown summary lists it apart, and the exit code is quiet for this machine.
     md = mdperf(repo, "regressions", "--format", "markdown", "--no-record").stdout

@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     con.add_argument("commits", nargs="*", help="the flagged commits to re-measure (or --new)")
     con.add_argument("--new", action="store_true", help="every new regression: confirmed, or suspected and newest")
     con.add_argument("--machine", default=None, help="whose flags (default: this machine, as mdperf track names it)")
-    con.add_argument("--rounds", type=int, default=6, help="measurements of each side, interleaved (>= 4; default 8)")
+    con.add_argument("--rounds", type=int, default=None, help="measurements of each side, interleaved (>= 4; default 8)")
     con.add_argument("--profile", default=None, help="the profile the results were measured with (its steps)")
     con.add_argument("--max-cases", type=int, default=None,
                      help="re-measure at most this many cases, the report's flags first (default with --new: 4)")
@@ -423,6 +423,9 @@ def cmd_confirm(args: argparse.Namespace, console: Console) -> int:
         raise UserError(f"unknown format {args.format!r}; valid: table, markdown, json")
     if not args.commits and not args.new:
         raise UserError("give the flagged commits to re-measure, or --new")
+    from .confirm import ROUNDS
+
+    args.rounds = ROUNDS if args.rounds is None else args.rounds
     if args.rounds < 4:
         raise UserError(f"--rounds must be >= 4 (a rank test cannot decide on fewer), got {args.rounds}")
     repo = git.find_repo(args.repo)
@@ -441,9 +444,12 @@ def cmd_confirm(args: argparse.Namespace, console: Console) -> int:
     rep = analyse_results(setup.results_dir, repo, cfg, record=setup.state_dir / record.FILE_NAME,
                           update_record=False)
     flags = list(rep.flags)
+    hist = history.read(setup.results_dir, repo, cfg.higher_is_better, cfg.run_gap_h)
     if args.new:  # the newest commits that look worse: re-measured the night they land
-        flags += confirm.newest_suspicions(history.read(setup.results_dir, repo, cfg.higher_is_better,
-                                                        cfg.run_gap_h), name)
+        flags += confirm.newest_suspicions(hist, name)
+    if commits:  # a commit the report has no flag at on this machine: its step time against its parent's
+        flagged = {f.commit for f in rep.flags if f.machine == name}
+        flags += confirm.at_commits(hist, name, [c for c in commits if not any(f.startswith(c) for f in flagged)])
     max_cases = args.max_cases if args.max_cases is not None else (confirm.MAX_CASES if args.new else None)
     if max_cases is not None and max_cases < 1:
         raise UserError(f"--max-cases must be >= 1, got {max_cases}")

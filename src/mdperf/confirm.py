@@ -128,6 +128,37 @@ def newest_suspicions(hist, machine: str, sigma: float = TRIGGER_SIGMA) -> list[
     return out
 
 
+def at_commits(hist, machine: str, commits: list[str]) -> list[Flag]:
+    """For given commits the report has no flag at: the step-time series of ``machine`` there, as suspected
+    changes against the median of up to 5 points before (a regression or an improvement by their direction), so
+    that ``mdperf confirm COMMIT`` answers "is this commit slower than its parent?" for any measured commit."""
+    from .regressions.model import graph_link
+
+    out = []
+    pos = hist.position()
+    for s in hist.series:
+        if s.machine != machine or not s.benchmark.endswith(TRIGGER_BENCHMARKS):
+            continue
+        for c in commits:
+            hit = [i for i, k in enumerate(s.commits) if k.startswith(c)]
+            if not hit or hit[0] == 0 or s.values[hit[0]] is None:
+                continue
+            i = hit[0]
+            prior = np.asarray([v for v in s.values[max(0, i - 5):i] if v is not None], dtype=float)
+            if not prior.size:
+                continue
+            before, after = float(np.median(prior)), float(s.values[i])
+            worse = after < before if s.higher_is_better else after > before
+            prev = s.commits[i - 1]
+            between = hist.order[pos[prev] + 1: pos[s.commits[i]]] if prev in pos and s.commits[i] in pos else []
+            out.append(Flag(s.commits[i], between[0] if between else None, s.benchmark, s.params, s.machine, s.env,
+                            s.unit, "regression" if worse else "improvement", "suspected",
+                            100 * (after / before - 1) if before else 0.0, before, after, float("nan"), float("nan"),
+                            False, graph_link(s), 1, None, "", pos.get(s.commits[i], 0), "asked for by commit", None,
+                            s.key))
+    return out
+
+
 def targets(flags: list[Flag], repo: Path, machine: str, commits: list[str] | None = None,
             new: bool = False, max_cases: int | None = None) -> tuple[list[Target], list[str]]:
     """The cases to re-measure and why others are left out.  ``commits``: every regression or improvement
@@ -211,8 +242,10 @@ def measure_once(python: Path, site: Path, case: tuple[str, int, str], profile: 
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
     with tempfile.TemporaryDirectory(prefix="mdperf-confirm-") as tmp:
         out = Path(tmp) / "result.json"
+        # Run from an empty folder: `python -c` puts the working directory first on the path, and the checkout's
+        # own package (the working tree, not the commit measured) would shadow the commit's folder.
         p = subprocess.run([str(python), "-c", _CHILD, json.dumps(args), str(out)], capture_output=True, text=True,
-                           env=env)
+                           env=env, cwd=tmp)
         if p.returncode != 0 or not out.exists():
             last = (p.stderr.strip().splitlines() or ["no output"])[-1]
             raise UserError(f"measuring {calculator} at {atoms} atoms failed (exit {p.returncode}): {last}")

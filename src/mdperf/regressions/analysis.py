@@ -224,6 +224,8 @@ def _flag(part: _Part, ch: Change, found: list[Change], history: History, env: e
             record.add(s.key, commit)
     else:
         new = ch.index >= len(idx) - config.new_window
+    if state == "rejected":  # re-measured and not reproduced: nothing to watch or alert
+        new = False
     date = history.dates.get(commit)
     lo_t, hi_t = max(0, ch.index - TREND_POINTS), min(len(idx), ch.index + TREND_POINTS)
     trend = ([float(v) for v in part.values[lo_t:hi_t]], ch.index - lo_t, min(end, hi_t) - lo_t, max(lo, lo_t) - lo_t)

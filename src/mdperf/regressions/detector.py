@@ -355,15 +355,20 @@ def fit(x: np.ndarray, config: DetectorConfig) -> Fit:
         if alt and len(alt) >= len(bkps):
             cuts = sorted(set(alt) | set(jumped))
             detrended = clean - alt_slope * np.arange(n)
-            if variogram_phi(detrended, cuts) == 0.0:
-                sigma_alt = max(_trimmed_sigma(_diffs(clean, 1, cuts)) / np.sqrt(2), SIGMA_FLOOR)
-                edges = [0, *alt, n]
-                if all(abs(step_z(detrended[a:b], detrended[b:c], sigma_alt, 0.0)) >= config.alt_z
-                       and _separated(clean[a:b], clean[b:c])
-                       and abs(np.median(clean[b:c]) - np.median(clean[a:b])) >= config.alt_min_rel
-                       for a, b, c in zip(edges, edges[1:], edges[2:])):
-                    sigma, phi = sigma_alt, 0.0
-                    bkps, slope = segmentation(clean, sigma, phi, config)
+            # The correlation left within the segments (a dip inside one reads as some) is kept, and the steps
+            # must stand under it: a young series' steps are not explained away, nor its correlation ignored.
+            phi_alt = variogram_phi(detrended, cuts)
+            sigma_alt = max(_trimmed_sigma(_diffs(clean, 1, cuts)) / np.sqrt(2), SIGMA_FLOOR)
+            if phi_alt > 0:
+                sigma_alt, phi_alt = _bounded(max(noise_model(detrended, "trimmed", phi=phi_alt, bkps=cuts)[0],
+                                                  sigma_alt), phi_alt, sigma1)
+            edges = [0, *alt, n]
+            if all(abs(step_z(detrended[a:b], detrended[b:c], sigma_alt, phi_alt)) >= config.alt_z
+                   and _separated(clean[a:b], clean[b:c])
+                   and abs(np.median(clean[b:c]) - np.median(clean[a:b])) >= config.alt_min_rel
+                   for a, b, c in zip(edges, edges[1:], edges[2:])):
+                sigma, phi = sigma_alt, phi_alt
+                bkps, slope = segmentation(clean, sigma, phi, config)
     sigma = max(sigma, SIGMA_FLOOR)
     # Degrees of freedom of sigma: n - 1 differences at the trimmed sd's efficiency on normal noise (~0.8).
     zf = _z_reader(sigma, phi, max(0.8 * (n - 1), 1.0))

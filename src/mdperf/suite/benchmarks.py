@@ -21,7 +21,7 @@ import os
 
 from mdperf.suite.config import PROFILE_ENV, PYPROJECT_ENV, load
 
-__all__ = ["Energy", "GpuMemory", "Latency", "Memory", "Reference", "Step"]
+__all__ = ["Energy", "GpuMemory", "Guard", "Latency", "Memory", "Reference", "Step"]
 
 CONFIG = load(os.environ.get(PYPROJECT_ENV) or os.path.join(os.getcwd(), "pyproject.toml"),
               os.environ.get(PROFILE_ENV) or None)
