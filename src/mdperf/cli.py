@@ -447,9 +447,8 @@ def cmd_confirm(args: argparse.Namespace, console: Console) -> int:
     hist = history.read(setup.results_dir, repo, cfg.higher_is_better, cfg.run_gap_h)
     if args.new:  # the newest commits that look worse: re-measured the night they land
         flags += confirm.newest_suspicions(hist, name)
-    if commits:  # a commit the report has no flag at on this machine: its step time against its parent's
-        flagged = {f.commit for f in rep.flags if f.machine == name}
-        flags += confirm.at_commits(hist, name, [c for c in commits if not any(f.startswith(c) for f in flagged)])
+    if commits:  # the step time at each commit against its parent's, where the report has no flag of its own
+        flags += confirm.at_commits(hist, name, commits)
     max_cases = args.max_cases if args.max_cases is not None else (confirm.MAX_CASES if args.new else None)
     if max_cases is not None and max_cases < 1:
         raise UserError(f"--max-cases must be >= 1, got {max_cases}")

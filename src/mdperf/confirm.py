@@ -129,9 +129,10 @@ def newest_suspicions(hist, machine: str, sigma: float = TRIGGER_SIGMA) -> list[
 
 
 def at_commits(hist, machine: str, commits: list[str]) -> list[Flag]:
-    """For given commits the report has no flag at: the step-time series of ``machine`` there, as suspected
-    changes against the median of up to 5 points before (a regression or an improvement by their direction), so
-    that ``mdperf confirm COMMIT`` answers "is this commit slower than its parent?" for any measured commit."""
+    """The step-time series of ``machine`` at the given commits, as suspected changes against the median of up to
+    5 points before (a regression or an improvement by their direction), so that ``mdperf confirm COMMIT``
+    answers "is this commit slower than its parent?" for any measured commit; a flag of the report on the same
+    series and commit comes first (targets keeps one per benchmark)."""
     from .regressions.model import graph_link
 
     out = []
