@@ -185,3 +185,16 @@ def test_points_the_guard_marked_are_left_out_of_the_report(tmp_path):
         "md.Guard.track_noisy": dict(**params, unit="unit", values=[[x] for x in noisy])})
     flags = json.loads(mdperf(repo, "regressions", "--format", "json", "--no-record").stdout)["flags"]
     assert [(f["benchmark"], f["commit"]) for f in flags] == [("md.Latency.track_latency_p50_ms", commits[9])]
+
+
+def test_confirm_and_bisect_refuse_bad_input_in_one_line(tmp_path):
+    repo, commits = make_repo(tmp_path, 3)
+    (repo / "asv.conf.json").write_text(json.dumps({"version": 1, "project": "demo", "repo": ".",
+                                                    "results_dir": ".asv/results", "html_dir": ".asv/html"}))
+    for args, message in ((("confirm",), "give the flagged commits to re-measure, or --new"),
+                          (("confirm", "--new", "--rounds", "3"), "--rounds must be >= 4"),
+                          (("confirm", "--new", "--format", "yaml"), "unknown format"),
+                          (("confirm", "--new", "--max-cases", "0", "--machine", "m"), "--max-cases must be >= 1"),
+                          (("bisect", commits[1], "--machine", "m"), "a range is A..B")):
+        p = mdperf(repo, *args)
+        assert p.returncode == 2 and message in p.stderr and p.stderr.count("\n") == 1, (args, p.stderr)

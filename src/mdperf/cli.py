@@ -428,6 +428,8 @@ def cmd_confirm(args: argparse.Namespace, console: Console) -> int:
     args.rounds = ROUNDS if args.rounds is None else args.rounds
     if args.rounds < 4:
         raise UserError(f"--rounds must be >= 4 (a rank test cannot decide on fewer), got {args.rounds}")
+    if args.max_cases is not None and args.max_cases < 1:
+        raise UserError(f"--max-cases must be >= 1, got {args.max_cases}")
     repo = git.find_repo(args.repo)
     setup = asvconf.load(repo, args.config)
     name = args.machine or machine.default_name(machine.identity(setup.torch_requirement))
@@ -450,8 +452,6 @@ def cmd_confirm(args: argparse.Namespace, console: Console) -> int:
     if commits:  # the step time at each commit against its parent's, where the report has no flag of its own
         flags += confirm.at_commits(hist, name, commits)
     max_cases = args.max_cases if args.max_cases is not None else (confirm.MAX_CASES if args.new else None)
-    if max_cases is not None and max_cases < 1:
-        raise UserError(f"--max-cases must be >= 1, got {max_cases}")
     chosen, skipped = confirm.targets(flags, repo, name, commits, args.new, max_cases)
     err = _console(stderr=True)
     for why in skipped:
