@@ -39,7 +39,7 @@ from .regressions import verdicts
 from .regressions.model import Flag
 
 ALPHA = 0.01
-ROUNDS = 8  # per side: with 6 a 3 % step at 1 % noise was confirmed in 94 % of draws, with 8 in 99-100 %
+ROUNDS = 8  # per side (docs/design/confirm.md: why 8)
 # The newest commit of a series is taken up when its value lies this many noise sigmas (and at least
 # TRIGGER_MIN_PCT) on the bad side of its recent level: a step the history cannot confirm yet is re-measured the
 # night it lands (docs/results/confirm-eval.md: the trade-off between this and the re-measurements a night costs).
