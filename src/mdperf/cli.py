@@ -126,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     con.add_argument("--new", action="store_true", help="every new regression: confirmed, or suspected and newest")
     con.add_argument("--machine", default=None, help="whose flags (default: this machine, as mdperf track names it)")
     con.add_argument("--rounds", type=int, default=None, help="measurements of each side, interleaved (>= 4; default 8)")
+    con.add_argument("--max-rounds", type=int, default=None,
+                     help="an inconclusive case is measured further, up to this many a side (default 24)")
     con.add_argument("--profile", default=None, help="the profile the results were measured with (its steps)")
     con.add_argument("--max-cases", type=int, default=None,
                      help="re-measure at most this many cases, the report's flags first (default with --new: 4)")
@@ -423,6 +425,7 @@ def cmd_confirm(args: argparse.Namespace, console: Console) -> int:
         raise UserError(f"unknown format {args.format!r}; valid: table, markdown, json")
     if not args.commits and not args.new:
         raise UserError("give the flagged commits to re-measure, or --new")
+    from . import confirm as confirm_defaults
     from .confirm import ROUNDS
 
     args.rounds = ROUNDS if args.rounds is None else args.rounds
@@ -430,6 +433,9 @@ def cmd_confirm(args: argparse.Namespace, console: Console) -> int:
         raise UserError(f"--rounds must be >= 4 (a rank test cannot decide on fewer), got {args.rounds}")
     if args.max_cases is not None and args.max_cases < 1:
         raise UserError(f"--max-cases must be >= 1, got {args.max_cases}")
+    args.max_rounds = max(confirm_defaults.MAX_ROUNDS, args.rounds) if args.max_rounds is None else args.max_rounds
+    if args.max_rounds < args.rounds:
+        raise UserError(f"--max-rounds must be >= --rounds ({args.rounds}), got {args.max_rounds}")
     repo = git.find_repo(args.repo)
     setup = asvconf.load(repo, args.config)
     name = args.machine or machine.default_name(machine.identity(setup.torch_requirement))
@@ -462,25 +468,32 @@ def cmd_confirm(args: argparse.Namespace, console: Console) -> int:
     live = sys.stderr.isatty()
     found = confirm.confirm(setup, chosen, dict(suite.PROFILE), args.rounds,
                             on_progress=lambda text: err.print(f"confirm: {text}", highlight=False,
-                                                               soft_wrap=True) if not live else None)
+                                                               soft_wrap=True) if not live else None,
+                            max_rounds=args.max_rounds)
     if args.format == "json":
         print(json.dumps({"machine": name, "verdicts": found}, indent=1))
     else:
         rows = [(v["commit"][:8], v["base"][:8], v["benchmark"],
                  ", ".join(f"{k}={x.strip(chr(39))}" for k, x in v["params"].items()), v["verdict"],
-                 f"×{v['ratio']:.3f}", f"[{v['ci'][0]:.3f}, {v['ci'][1]:.3f}]", f"{v['p_value']:.3g}")
+                 f"×{v['ratio']:.3f}", f"[{v['ci'][0]:.3f}, {v['ci'][1]:.3f}]", f"{v['p_value']:.3g}",
+                 str(v["rounds"]))
                 for v in found]
-        head = ("commit", "base", "benchmark", "parameters", "verdict", "ratio", "95% interval", "p")
+        head = ("commit", "base", "benchmark", "parameters", "verdict", "ratio", "95% interval", "p", "rounds")
         if args.format == "markdown":
             print("| " + " | ".join(head) + " |\n|" + " --- |" * len(head))
             print("\n".join("| " + " | ".join(r) + " |" for r in rows))
         else:
-            t = Table(title=f"mdperf confirm on {name}: {args.rounds} interleaved measurements each side")
+            t = Table(title=f"mdperf confirm on {name}: {args.rounds}-{args.max_rounds} interleaved measurements "
+                            "each side")
             for col in head:
                 t.add_column(col, overflow="fold")
             for r in rows:
                 t.add_row(*(escape(x) for x in r))
             console.print(t)
+        for v in found:  # said out loud: an undecided flag is kept, never silenced
+            if v["verdict"] == "inconclusive":
+                console.print(f"{v['commit'][:8]} {escape(v['benchmark'])}: {escape(v['note'])}", highlight=False,
+                              soft_wrap=True)
     up = [v for v in found if v["verdict"] == "confirmed" and v["kind"] == "regression"]
     return EXIT_NEW_REGRESSION if up else EXIT_OK
 

@@ -6,8 +6,10 @@ each built once into a folder of their own (``pip install --no-deps --target``) 
 commit, commit, base, … — each time in a fresh process of the existing asv environment's Python, with that
 commit's folder first on the path.  Only the flagged cases run.  A one-sided Mann-Whitney test on the flagged
 metric and a 95 % bootstrap interval of the ratio of medians (scipy.stats) decide: ``confirmed`` when the test
-rejects "no change" at ``ALPHA`` and the interval clears 1 by ``MIN_EFFECT_PCT`` in the flag's direction, else
-``rejected``.  With ``--new``, the newest commit of a series that looks worse than its recent level is taken up
+rejects "no change" at ``ALPHA`` and the interval clears 1 by ``MIN_EFFECT_PCT`` in the flag's direction;
+``rejected`` only when a 99 % interval excludes half the flagged change; else ``inconclusive``, measured further
+(as many rounds as the spread says the flagged size needs, up to ``MAX_ROUNDS``) and, still undecided, kept to
+watch with the reason.  With ``--new``, the newest commit of a series that looks worse than its recent level is taken up
 too (``suspicion``), so a step is confirmed the night it lands.  The
 verdicts go to ``<results>/<machine>/mdperf-confirm.jsonl`` (:mod:`mdperf.regressions.verdicts`), which the
 report, the site and the issues read.
@@ -52,6 +54,9 @@ CONFIDENCE = 0.95  # of the bootstrap interval of the ratio
 TRIGGER_BENCHMARKS = (".track_latency_p50_ms",)
 MAX_CASES = 4  # cases re-measured per run of --new: what a night can afford (2 x rounds runs each)
 MIN_EFFECT_PCT = 0.5  # the interval must clear 1 by this much: a change too small to matter is not an alarm
+# A rejection silences a flag for good, so it takes more: the 99 % interval must exclude half the flagged change.
+REJECT_CONFIDENCE = 0.99
+MAX_ROUNDS = 24  # per side: how far an inconclusive re-measurement is extended (3 x ROUNDS)
 SPREAD_MARGIN = 0.5  # ... or by this fraction of the re-measurement's spread, when that is larger
 
 
@@ -253,31 +258,77 @@ def measure_once(python: Path, site: Path, case: tuple[str, int, str], profile: 
         return json.loads(out.read_text())
 
 
-def decide(base: list[float], commit: list[float], up: bool, alpha: float = ALPHA) -> dict:
-    """The verdict on ``commit``'s values against ``base``'s for a change upwards (``up``) or downwards."""
+def _ratio_interval(a: np.ndarray, b: np.ndarray, confidence: float) -> tuple[float, float]:
+    from scipy import stats
+
+    boot = stats.bootstrap((b, a), lambda x, y, axis=-1: np.median(x, axis=axis) / np.median(y, axis=axis),
+                           vectorized=True, paired=False, n_resamples=4000, method="percentile",
+                           confidence_level=confidence, random_state=np.random.default_rng(0))
+    return float(boot.confidence_interval.low), float(boot.confidence_interval.high)
+
+
+def spread_of(base: list[float], commit: list[float]) -> float:
+    """The re-measurement's own spread: the root-mean-square log deviation of each side from its median."""
+    a, b = np.asarray(base, float), np.asarray(commit, float)
+    if not ((a > 0).all() and (b > 0).all()):
+        return 0.0
+    logs = np.concatenate([np.log(a / np.median(a)), np.log(b / np.median(b))])
+    return float(np.sqrt(np.mean(logs ** 2)))
+
+
+def reject_bound_pct(flagged_pct: float | None) -> float:
+    """How far from 1 the interval must stop short for a rejection: half the flagged change, at least
+    MIN_EFFECT_PCT (a flag of unknown size: MIN_EFFECT_PCT)."""
+    return max(MIN_EFFECT_PCT, abs(flagged_pct) / 2) if flagged_pct is not None and np.isfinite(flagged_pct) \
+        else MIN_EFFECT_PCT
+
+
+def rounds_needed(spread: float, flagged_pct: float | None) -> int:
+    """Rounds per side that can resolve the flagged size: the 99 % interval of the ratio narrower, each side,
+    than half the flagged change (a rejection possible), and a change of half the flagged size clearing the
+    confirmation margin with its 95 % interval (a confirmation possible).  The median's standard error:
+    1.2533 sigma / sqrt(n) a side.  A flag no larger than the margin cannot be resolved: a very large number."""
+    half = float(np.log1p(reject_bound_pct(flagged_pct) / 100))
+    if spread <= 0:
+        return 4
+    margin = float(np.log1p(max(MIN_EFFECT_PCT / 100, SPREAD_MARGIN * spread)))
+    reject = 2 * (2.576 * 1.2533 * spread / half) ** 2
+    if half <= margin:
+        return 10**6
+    confirm_ = 2 * (1.96 * 1.2533 * spread / (half - margin)) ** 2
+    return int(np.ceil(max(reject, confirm_, 4)))
+
+
+def decide(base: list[float], commit: list[float], up: bool, alpha: float = ALPHA,
+           flagged_pct: float | None = None) -> dict:
+    """The verdict on ``commit``'s values against ``base``'s for a change upwards (``up``) or downwards of about
+    ``flagged_pct`` per cent: ``confirmed`` (the test rejects "no change" and the 95 % interval of the ratio
+    clears 1 by the margin), ``rejected`` only when the 99 % interval excludes half the flagged change (evidence
+    that it is not there), else ``inconclusive`` (the re-measurement could not tell)."""
     from scipy import stats
 
     a, b = np.asarray(base, float), np.asarray(commit, float)
     p = float(stats.mannwhitneyu(b, a, alternative="greater" if up else "less").pvalue)
     ratio = float(np.median(b) / np.median(a))
-    boot = stats.bootstrap((b, a), lambda x, y, axis=-1: np.median(x, axis=axis) / np.median(y, axis=axis),
-                           vectorized=True, paired=False, n_resamples=4000, method="percentile",
-                           confidence_level=CONFIDENCE, random_state=np.random.default_rng(0))
-    lo, hi = float(boot.confidence_interval.low), float(boot.confidence_interval.high)
+    lo, hi = _ratio_interval(a, b, CONFIDENCE)
     # The interval must clear 1 by MIN_EFFECT_PCT, or by half the re-measurement's own spread when that is larger:
     # on a noisy machine a small shift of the medians is not yet a change.
-    logs = np.concatenate([np.log(a / np.median(a)), np.log(b / np.median(b))]) if (a > 0).all() and (b > 0).all() \
-        else np.zeros(1)
-    spread = float(np.sqrt(np.mean(logs ** 2)))
+    spread = spread_of(base, commit)
     margin = max(MIN_EFFECT_PCT / 100, SPREAD_MARGIN * spread)
     confirmed = p < alpha and (lo > 1 + margin if up else hi < 1 - margin)
-    return {"verdict": "confirmed" if confirmed else "rejected", "ratio": ratio, "ci": [lo, hi], "p_value": p,
-            "margin_pct": 100 * margin}
+    bound = reject_bound_pct(flagged_pct) / 100
+    rlo, rhi = _ratio_interval(a, b, REJECT_CONFIDENCE)
+    rejected = not confirmed and (rhi < 1 + bound if up else rlo > 1 - bound)
+    verdict = "confirmed" if confirmed else "rejected" if rejected else "inconclusive"
+    return {"verdict": verdict, "ratio": ratio, "ci": [lo, hi], "p_value": p, "margin_pct": 100 * margin,
+            "reject_ci": [rlo, rhi], "reject_bound_pct": 100 * bound, "spread_pct": 100 * spread}
 
 
 def confirm(setup: AsvSetup, targets_: list[Target], profile: dict, rounds: int = ROUNDS,
-            on_progress: Callable[[str], None] = lambda text: None) -> list[dict]:
-    """Re-measure each target against its base, interleaved; the verdicts (also appended to the machine's file)."""
+            on_progress: Callable[[str], None] = lambda text: None, max_rounds: int = MAX_ROUNDS) -> list[dict]:
+    """Re-measure each target against its base, interleaved; the verdicts (also appended to the machine's file).
+    An inconclusive case is measured further, up to ``max_rounds`` a side, as many rounds as its measured spread
+    says the flagged size needs; still inconclusive, it stays a flag to watch, and the verdict says why."""
     python = environment_python(setup)
     out: list[dict] = []
     logs = setup.state_dir / "logs"
@@ -290,24 +341,66 @@ def confirm(setup: AsvSetup, targets_: list[Target], profile: dict, rounds: int 
                     on_progress(f"building {c[:8]} into a folder of its own")
                     sites[c] = build(setup, python, c, Path(tmp), logs / f"confirm-build-{c[:12]}.log")
             values: dict[str, list[dict]] = {t.base: [], t.commit: []}
-            for r in range(rounds):
-                order = (t.base, t.commit) if r % 2 == 0 else (t.commit, t.base)
-                for c in order:
-                    on_progress(f"{t.case[0]} at {t.case[1]} atoms on {t.case[2]}: round {r + 1}/{rounds}, "
-                                f"{'base' if c == t.base else 'commit'} {c[:8]}")
-                    values[c].append(measure_once(python, sites[c], t.case, profile))
-            for f in t.flags:
-                metric = metric_of(f.benchmark)
-                a = [v["metrics"].get(metric) for v in values[t.base]]
-                b = [v["metrics"].get(metric) for v in values[t.commit]]
-                if any(x is None for x in a + b):
-                    continue
-                v = decide(a, b, up=f.after > f.before)
-                v.update(commit=t.commit, base=t.base, benchmark=f.benchmark, params=f.params, metric=metric,
-                         rounds=rounds, base_values=a, commit_values=b, at=time.time(),
-                         kind=f.kind, flag_change_pct=f.change_pct)
-                out.append(v)
-            if out:
-                verdicts.append(setup.results_dir, t.machine, [v for v in out if v["commit"] == t.commit
-                                                                and v["params"] == t.params])
+
+            def measure(upto: int) -> None:
+                for r in range(len(values[t.base]), upto):
+                    order = (t.base, t.commit) if r % 2 == 0 else (t.commit, t.base)
+                    for c in order:
+                        on_progress(f"{t.case[0]} at {t.case[1]} atoms on {t.case[2]}: round {r + 1}/{upto}, "
+                                    f"{'base' if c == t.base else 'commit'} {c[:8]}")
+                        values[c].append(measure_once(python, sites[c], t.case, profile))
+
+            measure(rounds)
+            self_verdicts: list[dict] = []
+            for attempt in range(2):
+                self_verdicts = []
+                for f in t.flags:
+                    metric = metric_of(f.benchmark)
+                    a = [v["metrics"].get(metric) for v in values[t.base]]
+                    b = [v["metrics"].get(metric) for v in values[t.commit]]
+                    if any(x is None for x in a + b):
+                        continue
+                    v = decide(a, b, up=f.after > f.before, flagged_pct=f.change_pct)
+                    v.update(commit=t.commit, base=t.base, benchmark=f.benchmark, params=f.params, metric=metric,
+                             rounds=len(a), base_values=a, commit_values=b, at=time.time(),
+                             kind=f.kind, flag_change_pct=f.change_pct,
+                             rounds_needed=rounds_needed(v["spread_pct"] / 100, f.change_pct))
+                    self_verdicts.append(v)
+                upto = extend_to(self_verdicts, len(values[t.base]), max_rounds)
+                if attempt or upto is None:
+                    break
+                on_progress(f"{t.case[0]} at {t.case[1]} atoms: inconclusive after {len(values[t.base])} rounds "
+                            f"(spread {max(v['spread_pct'] for v in self_verdicts):.1f} %); measuring to {upto} "
+                            "rounds")
+                measure(upto)
+            for v in self_verdicts:
+                if v["verdict"] == "inconclusive":
+                    v["note"] = inconclusive_note(v, max_rounds)
+            out.extend(self_verdicts)
+            if self_verdicts:
+                verdicts.append(setup.results_dir, t.machine, self_verdicts)
     return out
+
+
+def extend_to(found: list[dict], have: int, max_rounds: int = MAX_ROUNDS) -> int | None:
+    """The rounds a side to measure to when some verdicts are inconclusive: what their spread says the flagged
+    size needs, within ``max_rounds``; None when none is, or no more rounds are allowed."""
+    open_ = [v for v in found if v["verdict"] == "inconclusive"]
+    if not open_:
+        return None
+    upto = min(max_rounds, max(rounds_needed(v["spread_pct"] / 100, v.get("flag_change_pct")) for v in open_))
+    upto = max(upto, min(max_rounds, have + 4))  # at least two more ABBA pairs
+    return upto if upto > have else None
+
+
+def inconclusive_note(v: dict, max_rounds: int = MAX_ROUNDS) -> str:
+    """Why a re-measurement could not decide, and what would."""
+    ci = v["ci"]
+    text = (f"inconclusive: x{v['ratio']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] after {v['rounds']} rounds neither clears "
+            f"1 nor excludes half the flagged {v['flag_change_pct']:+.1f}%")
+    need = v.get("rounds_needed")
+    if need and need > v["rounds"]:
+        text += (f"; this spread ({v['spread_pct']:.1f} %) needs about {need} rounds a side"
+                 + (f", over the budget of {max_rounds}: quiet the machine (docs/guides/regressions.md)"
+                    if need > max_rounds else ""))
+    return text + "; kept to watch"

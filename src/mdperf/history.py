@@ -19,7 +19,10 @@ from typing import Any
 
 from . import asvresults, git
 
-HIGHER_IS_BETTER_PATTERNS = ("*steps_per_s*", "*per_day*", "*throughput*", "*speedup*")
+# Rates: a name that says "per second", "flops" or throughput (asv's track_gflops-style benchmarks name their
+# unit only in the benchmark name) is higher-is-better.
+HIGHER_IS_BETTER_PATTERNS = ("*steps_per_s*", "*per_s", "*per_s_*", "*per_sec*", "*per_day*", "*throughput*",
+                             "*speedup*", "*flops*", "*bandwidth*")
 RUN_GAP_H = 3.0  # result files of one machine begun this close together are one run
 BACKFILL_BATCH = 3  # a run of this many commits or more is a batch (asv over a range), which may be a backfill
 
@@ -89,9 +92,10 @@ def higher_is_better(benchmark: str, unit: str, patterns: tuple[str, ...] = HIGH
     """Lower is better for time, memory and drift; higher for throughput (a unit per second or per day, or a
     name matching ``patterns``)."""
     u = (unit or "").strip().lower()
-    if u.endswith("/s") or u.endswith("/day") or u in ("steps/s", "ns/day"):
+    if u.endswith(("/s", "/sec", "/second", "/day", "per second", "per s")) or "flops" in u:
         return True
-    return any(fnmatch.fnmatch(benchmark, p) for p in patterns)
+    name = benchmark.lower()
+    return any(fnmatch.fnmatch(name, p.lower()) for p in patterns)
 
 
 def _combos(params: list[list[str]]) -> list[tuple[str, ...]]:
@@ -196,9 +200,13 @@ def read(results_dir: str | Path, repo: str | Path | None = None,
             problems.append(Problem(f"{root / mname}", f"{bname}: parameters changed between commits "
                                     f"({len(sigs)} different sets, first seen at "
                                     f"{', '.join(c[:8] for c in sigs.values())}); each set is its own series"))
-    sittings = _sittings(files, run_gap_h * 3_600_000)
+    sittings = _sittings(files, run_gap_h * 3_600_000, dates)
     order, ordered_by, backfilled = _order(set(dates) | {f.commit for f in files}, dates, sittings, repo)
     pos = {c: i for i, c in enumerate(order)}
+    for mname, groups in sittings.items():  # untimed runs (a run per commit) in the final commit order
+        timed_groups = [g for g in groups if g[0].run_at is not None]
+        untimed_groups = sorted((g for g in groups if g[0].run_at is None), key=lambda g: pos[g[0].commit])
+        sittings[mname] = timed_groups + untimed_groups
     runs: dict[str, list[Run]] = {}
     run_of: dict[tuple[str, str, str], int] = {}
     for mname, groups in sittings.items():
@@ -224,7 +232,7 @@ def read(results_dir: str | Path, repo: str | Path | None = None,
     return History(kept, problems, order, machines, ordered_by, dates, runs, backfilled)
 
 
-def _sittings(files: list[_File], gap_ms: float) -> dict[str, list[list[_File]]]:
+def _sittings(files: list[_File], gap_ms: float, dates: dict[str, float]) -> dict[str, list[list[_File]]]:
     """Each machine's files grouped into runs, in the order they ran.  Files without a run time are a run per
     commit, placed by commit date."""
     by_machine: dict[str, list[_File]] = {}
@@ -245,7 +253,9 @@ def _sittings(files: list[_File], gap_ms: float) -> dict[str, list[list[_File]]]
         for f in fs:
             if f.run_at is None:
                 untimed.setdefault(f.commit, []).append(f)
-        out[mname] = groups + list(untimed.values())
+        # Placed as the commits are ordered (by date; by git order once :func:`_order` knows it): never by the
+        # file names' hashes, whose order is noise that reads as machine events.
+        out[mname] = groups + [untimed[c] for c in sorted(untimed, key=lambda c: (dates.get(c, 0.0), c))]
     return out
 
 

@@ -197,8 +197,14 @@ def _flag(part: _Part, ch: Change, found: list[Change], history: History, env: e
     lo = cuts[k - 1] if k > 0 else 0
     hi = cuts[k + 1] if k + 1 < len(cuts) else len(idx)
     end = ch.index + ch.n_after if ch.kind == "transient" else hi
-    before = float(np.median(part.values[max(lo, ch.index - SIZE_POINTS):ch.index]))
+    until = start = ch.index  # the level before: up to the change, or up to a transient just before it
+    if k > 0 and found[k - 1].kind == "transient" and found[k - 1].index + found[k - 1].n_after == ch.index:
+        until = start = found[k - 1].index
+        lo = cuts[k - 2] if k > 1 else 0
+    before = float(np.median(part.values[max(lo, start - SIZE_POINTS):until]))
     after = float(np.median(part.values[ch.index:min(end, ch.index + SIZE_POINTS)]))
+    # How long the new level held: up to the next lasting change (a transient interrupts it, not ends it).
+    held = next((c.index for c in found[k + 1:] if c.kind != "transient"), len(idx)) - ch.index
     rel = after / before - 1 if before else float(ch.rel_change)
     note = ""
     prev_run = s.runs[int(idx[ch.index - 1])] if ch.index > 0 else s.runs[i]
@@ -213,7 +219,7 @@ def _flag(part: _Part, ch: Change, found: list[Change], history: History, env: e
         break
     state = ch.state
     verdict = confirmed.get(verdicts.key(s.machine, s.benchmark, s.params, commit)) if ch.kind != "transient" else None
-    if verdict is not None:  # re-measured against its base (mdperf confirm): the measurement decides
+    if verdict is not None and verdict["verdict"] != "inconclusive":  # re-measured (mdperf confirm): it decides
         state = verdict["verdict"]
     alert = ch.kind == "regression" and state == "confirmed"
     if since_pos is not None:
@@ -231,7 +237,8 @@ def _flag(part: _Part, ch: Change, found: list[Change], history: History, env: e
     trend = ([float(v) for v in part.values[lo_t:hi_t]], ch.index - lo_t, min(end, hi_t) - lo_t, max(lo, lo_t) - lo_t)
     return Flag(commit, range_start, s.benchmark, s.params, s.machine, s.env, s.unit, ch.kind, state,
                 100 * rel, before, after, float(ch.z), float(ch.p_value), bool(new),
-                graph_link(s), ch.n_after, _iso(date), "", pos[commit], note, trend, s.key,
+                graph_link(s), ch.n_after if ch.kind == "transient" else held, _iso(date), "", pos[commit], note,
+                trend, s.key,
                 _verdict_summary(verdict))
 
 
@@ -277,7 +284,7 @@ def _remeasured(history: History, flags: list[Flag], confirmed: dict, pos: dict[
 def _verdict_summary(v: dict | None) -> dict | None:
     if v is None:
         return None
-    return {k: v.get(k) for k in ("verdict", "ratio", "ci", "p_value", "rounds", "base", "at")}
+    return {k: v.get(k) for k in ("verdict", "ratio", "ci", "p_value", "rounds", "base", "at", "note")}
 
 
 def _iso(ms: float | None) -> str | None:

@@ -562,17 +562,24 @@ def confirm(x: np.ndarray, changes: list[Change], higher_is_better: bool, config
 
 
 def transients(f: Fit, changes: list[Change], config: DetectorConfig) -> list[Change]:
-    """A change whose new level lasts at most ``transient_max`` commits before the series comes back to where
-    it was (no significant change, within half the excursion) is a transient, not a regression and its fix; the return is not a
-    change of its own."""
+    """A change whose new level lasts at most ``transient_max`` commits before the series comes back is a
+    transient, not a regression and its fix.  Back where it was (no significant change, within half the
+    excursion): the return is not a change of its own.  Back past or short of where it was, the excursion lying
+    beyond both levels (a spike beside a lasting step): the transient, and one step from the level before the
+    spike to the level after it, at the first commit after the spike."""
     bounds = sorted(set(f.bkps) | {c.index for c in changes})
     out: list[Change] = []
     returns: set[int] = set()
+    steps: dict[int, Change] = {}
     for c in changes:
         if c.index in returns:
             continue
         ends = [b for b in bounds if b > c.index]
         e = ends[0] if ends else f.n
+        if c.kind != "transient" and (e - c.index > config.transient_max or e >= f.n):
+            # The return may be too near the end, or too small against the series-wide penalty, for a change
+            # point of its own: looked for directly among the next transient_max commits.
+            e = _return_within(f, c, bounds, config) or e
         if c.kind == "transient" or e - c.index > config.transient_max or e >= f.n:
             out.append(c)
             continue
@@ -580,13 +587,68 @@ def transients(f: Fit, changes: list[Change], config: DetectorConfig) -> list[Ch
         lo = max([0] + [b for b in bounds if b < c.index] + [c.index - config.local_window])
         before, after = f.y[lo:c.index], f.y[e:stop]  # raw: the filter reads the newest commits from too few
         during = float(np.median(f.y[c.index:e]))
-        gap = abs(float(np.median(after)) - float(np.median(before)))
-        if gap < 0.5 * abs(during - float(np.median(before))) and (before.size < 2 or f.z(before, after) < config.z_min):
+        mb, ma = float(np.median(before)), float(np.median(after))
+        gap = abs(ma - mb)
+        same = before.size < 2 or f.z(before, after) < config.z_min
+        # A spike: beyond both levels, back at least half-way, and much further out than the step it leaves
+        # (a slow run just before a small step is that step, placed by the likelihood, not a spike).
+        spike = (np.sign(during - mb) == np.sign(during - ma) and abs(during - ma) >= 0.5 * abs(during - mb)
+                 and abs(during - ma) > 1.5 * gap)
+        if (gap < 0.5 * abs(during - mb) and same) or spike:
             out.append(replace(c, kind="transient", state="confirmed", n_after=e - c.index))
             returns.add(e)
+            if not same:
+                step = _step_across(f, lo, c.index, e, stop, config)
+                if step is not None:
+                    steps[e] = step
         else:
             out.append(c)
-    return [c for c in out if c.index not in returns or c.kind == "transient"]
+    kept = [c for c in out if c.index not in returns or c.kind == "transient"]
+    return sorted(kept + list(steps.values()), key=lambda c: (c.index, c.kind != "transient"))
+
+
+def _return_within(f: Fit, c: Change, bounds: list[int], config: DetectorConfig) -> int | None:
+    """The first commit, within ``transient_max`` after the change ``c``, from which the series is back on the
+    side of the half-way line where it was before (all points of the excursion but one beyond it, the medians of
+    what follows and of its first three short of it, at least two points after); None if there is none."""
+    lo = max([0] + [b for b in bounds if b < c.index] + [c.index - config.local_window])
+    before = f.y[lo:c.index]
+    if before.size < 2:
+        return None
+    mb = float(np.median(before))
+    for e in range(c.index + 1, min(c.index + config.transient_max, f.n - 2) + 1):
+        during = f.y[c.index:e]
+        mid = (float(np.median(during)) + mb) / 2
+        side = np.sign(float(np.median(during)) - mb)
+        stop = min([b for b in bounds if b > e] + [f.n, e + config.local_window])
+        after = f.y[e:stop]
+        beyond = int(np.sum(side * (during - mid) > 0))
+        if (after.size >= 2 and beyond >= max(1, during.size - 1) and side * (float(np.median(after)) - mid) < 0
+                and side * (float(np.median(after[:3])) - mid) < 0):
+            return e
+    return None
+
+
+def _step_across(f: Fit, lo: int, start: int, e: int, stop: int, config: DetectorConfig) -> Change | None:
+    """The lasting step from ``lo:start`` to ``e:stop`` across a transient (``start:e``), or None when it is too
+    small or not significant."""
+    before, after = f.y[lo:start], f.y[e:stop]
+    if before.size < 2 or after.size < 1:
+        return None
+    mb, ma = float(np.median(before)), float(np.median(after))
+    rel = float(np.expm1(ma - mb)) if not f.scale else float(ma - mb)
+    z = f.z(f.clean[lo:start], f.clean[e:stop])
+    p = float(stats.mannwhitneyu(before, after, alternative="two-sided").pvalue)
+    if abs(rel) < config.min_rel_change or z < config.z_min or not (
+            p <= config.p_max or (min(before.size, after.size) >= 3 and _separated(before, after))):
+        return None
+    n_after = f.n - e
+    state: State = "confirmed" if n_after >= max(config.confirm_after, config.transient_max + 1) else "suspected"
+    to = np.exp if not f.scale else (lambda v: v * f.scale)
+    trend = f.slope * e
+    return Change(index=int(e), before=float(to(mb + trend)), after=float(to(ma + trend)), rel_change=rel,
+                  z=float(z), p_value=p, state=state, kind="regression" if (ma > mb) else "improvement",
+                  n_after=int(n_after))
 
 
 def detect(values: np.ndarray | list[float], *, higher_is_better: bool = False,

@@ -43,7 +43,10 @@ def verdict_text(f: Flag) -> str:
     if not v:
         return ""
     ci = v.get("ci") or [float("nan"), float("nan")]
-    return f"re-measured ×{v['ratio']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] against {str(v.get('base', ''))[:8]}"
+    text = f"re-measured ×{v['ratio']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] against {str(v.get('base', ''))[:8]}"
+    if v.get("verdict") == "inconclusive":  # could not decide: the flag stays as the history has it
+        text += f" ({v.get('rounds')} rounds): inconclusive, kept to watch"
+    return text
 
 
 def state_text(f: Flag) -> str:

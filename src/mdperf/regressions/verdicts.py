@@ -5,7 +5,8 @@ One JSON line per verdict in ``<results>/<machine>/mdperf-confirm.jsonl`` (besid
 travels with the machine's folder on the results branch; ``.jsonl`` is not read by asv).  A verdict names the
 flag (benchmark, parameters, commit); the report applies the newest verdict of each: ``confirmed`` makes a
 suspected change confirmed (alerted the night it lands), ``rejected`` takes a flag out of the alerts (its state
-reads ``rejected``).
+reads ``rejected``), ``inconclusive`` leaves the flag as the history has it (to watch, never silenced) with the
+re-measurement's interval and why it could not decide.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def load(results_dir: Path) -> dict[tuple[str, str, str, str], dict[str, Any]]:
                 k = key(f.parent.name, str(v["benchmark"]), dict(v["params"]), str(v["commit"]))
             except (ValueError, KeyError, TypeError):
                 continue
-            if v.get("verdict") in ("confirmed", "rejected"):
+            if v.get("verdict") in ("confirmed", "rejected", "inconclusive"):
                 out[k] = v
     return out
 
