@@ -47,7 +47,7 @@ def test_cli_formats_and_exit_codes(results):
     p = mdperf("regressions", "--results", str(rdir), "--repo", str(repo), "--format", "json", "--since", commits[20])
     assert p.returncode == 1, p.stderr
     data = json.loads(p.stdout)
-    assert data["version"] == 3 and data["new_confirmed_regressions"] == 2 and data["since"] == commits[20]
+    assert data["version"] == 4 and data["new_confirmed_regressions"] == 2 and data["since"] == commits[20]
     assert data["commits"] == 38  # the commits measured, not every commit of the repository
     flag = data["flags"][0]
     for key in ("commit", "range_start", "benchmark", "params", "machine", "env", "unit", "kind", "state",

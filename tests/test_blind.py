@@ -39,6 +39,7 @@ def test_untimed_results_are_ordered_by_commit_date_not_by_hash(tmp_path):
     rep = analyse(h)
     # One place where every series moved, at commit 25 — never a scatter of bogus events in hash order.
     assert {e.commits[0] for e in rep.events} <= {commits[25]}
+    assert [r.commit for r in rep.run_wide] == [commits[25]]
 
 
 @pytest.mark.parametrize("name, unit", [("bench.track_gflops", "unit"), ("bench.track_mflops_per_core", ""),
@@ -114,3 +115,134 @@ def test_commits_at_level_is_how_long_the_level_held(tmp_path):
     rep, commits = _one_series(tmp_path, x)
     held = {f.commit: f.commits_at_level for f in rep.flags}
     assert held == {commits[30]: 4, commits[34]: 40}
+
+
+# --- coverage, a busy machine, noisy points kept ----------------------------------------------------------
+
+METRICS = ("md.Latency.track_latency_p50_ms", "md.Latency.track_latency_p95_ms", "md.Step.time_md_step")
+
+
+def _adopter(tmp_path, n=15, slow=range(6, 10), noisy=lambda i: False, shift=1.3, seed=0, machine="busy"):
+    """One calculator's case over ``n`` commits, slower by ``shift`` at the commits in ``slow``, with the guard's
+    mark per commit; one run per commit."""
+    rng = np.random.default_rng(seed)
+    commits = [f"{i:08x}" + "d" * 32 for i in range(n)]
+    params = [["'torch-lj'"], ["256"]]
+    bench = {}
+    for k, name in enumerate(METRICS):
+        unit = "seconds" if ".time_" in name else "ms"
+        vals = [[float((k + 1) * np.exp(rng.normal(0, 0.01)) * (shift if i in slow else 1.0))] for i in range(n)]
+        bench[name] = dict(params=params, param_names=["calculator", "atoms"], unit=unit, values=vals)
+    bench["md.Guard.track_noisy"] = dict(params=params, param_names=["calculator", "atoms"], unit="unit",
+                                         values=[[1.0 if noisy(i) else 0.0] for i in range(n)])
+    bench["md.Guard.track_cpu_share_pct"] = dict(params=params, param_names=["calculator", "atoms"], unit="%",
+                                                 values=[[23.0 + 26 * (i % 2) if noisy(i) else 99.0] for i in range(n)])
+    bench["md.Guard.track_load_avg_1m"] = dict(params=params, param_names=["calculator", "atoms"], unit="unit",
+                                               values=[[7.3 if noisy(i) else 0.2] for i in range(n)])
+    rdir = tmp_path / "results"
+    write_asv_results(rdir, machine, commits, bench, dates=[T0 + i * DAY_MS for i in range(n)],
+                      started_at=[T0 + i * DAY_MS + 3_600_000 for i in range(n)])
+    return rdir, commits
+
+
+def _cli(*args):
+    import subprocess
+    import sys
+
+    import tempfile
+
+    # Run outside any git repository: the results are the only input.
+    return subprocess.run([sys.executable, "-m", "mdperf.cli", *args], capture_output=True, text=True,
+                          cwd=tempfile.gettempdir())
+
+
+def test_a_busy_machine_is_said_out_loud_in_every_format_and_exits_4(tmp_path):
+    rdir, commits = _adopter(tmp_path, noisy=lambda i: True)
+    p = _cli("regressions", "--results", str(rdir), "--no-record")
+    assert p.returncode == 4, p.stdout + p.stderr
+    first = p.stdout.splitlines()[0]
+    assert first.startswith("COULD NOT JUDGE the newest run on busy: 0 of 3 points of the newest run judged")
+    assert "measured on a busy machine" in first and "1 of 1 cases measured on a busy machine" in first
+    assert "no new confirmed regression" not in p.stdout
+    p = _cli("regressions", "--results", str(rdir), "--no-record", "--format", "json")
+    assert p.returncode == 4
+    data = json.loads(p.stdout)
+    assert data["blind"] == ["busy"]
+    (cov,) = data["coverage"]
+    assert cov["measured_points"] == 3 and cov["judged_points"] == 0 and cov["left_out"] == {"noisy": 3}
+    assert "CPU share 23 %" in cov["busy"] or "CPU share 23-23 %" in cov["busy"]
+    assert "load 7.3" in cov["busy"]
+    p = _cli("regressions", "--results", str(rdir), "--no-record", "--format", "markdown")
+    assert p.returncode == 4 and "> **COULD NOT JUDGE" in p.stdout and "no new confirmed regression" not in p.stdout
+    # The noisy points are kept as weaker evidence: the slowdown they show is to watch, never confirmed by them.
+    watch = [f for f in data["flags"] if f["kind"] == "regression"]
+    assert watch and all(f["state"] == "suspected" and "busy machine" in f["note"] for f in watch)
+    assert {f["commit"] for f in watch} == {commits[6]}
+    from mdperf import site
+    page = site.render(analyse(history.read(rdir)))
+    assert 'id="blind"' in page and "No regressions or improvements flagged" not in page
+
+
+def test_the_same_history_on_a_quiet_machine_finds_the_regression_and_its_fix(tmp_path):
+    rdir, commits = _adopter(tmp_path)
+    p = _cli("regressions", "--results", str(rdir), "--no-record", "--format", "json", "--since", commits[0])
+    data = json.loads(p.stdout)
+    assert p.returncode == 1 and data["blind"] == [] and data["coverage"][0]["judged_points"] == 3
+    found = {(f["kind"], f["commit"]) for f in data["flags"] if f["state"] == "confirmed"}
+    assert ("regression", commits[6]) in found and ("improvement", commits[10]) in found
+
+
+def test_a_few_noisy_cases_are_counted_not_blinding(tmp_path):
+    rdir, commits = _adopter(tmp_path, n=20, slow=(), noisy=lambda i: i in (3, 8))
+    rep = analyse(history.read(rdir))
+    (cov,) = rep.coverage
+    assert not rep.blind and cov.judged == cov.measured == 3 and cov.busy == ""
+    assert not rep.flags
+
+
+def test_failures_in_the_newest_run_are_counted(tmp_path):
+    rdir, commits = _adopter(tmp_path, slow=())
+    f = next((rdir / "busy").glob(f"{commits[-1][:8]}-*.json"))
+    data = json.loads(f.read_text())
+    for name in METRICS[:2]:
+        data["results"][name][0] = [None]
+    f.write_text(json.dumps(data))
+    rep = analyse(history.read(rdir))
+    (cov,) = rep.coverage
+    assert cov.measured == 3 and cov.judged == 1 and cov.left_out == {"failed": 2} and rep.blind
+
+
+# --- one commit that moves everything -----------------------------------------------------------------------
+
+
+def _one_calculator(tmp_path, n=18, slow=range(6, 13), shift=1.2, seed=0, cv=0.01):
+    """A single-calculator suite: 40 series (10 metrics x 4 sizes), one run per commit, no machine facts; every
+    series ``shift`` slower at the commits in ``slow``."""
+    rng = np.random.default_rng(seed)
+    commits = [f"{i:08x}" + "e" * 32 for i in range(n)]
+    bench = {}
+    for k in range(10):
+        vals = [[float((k + 1) * (1 + a) * np.exp(rng.normal(0, cv)) * (shift if i in slow else 1.0))
+                 for a in range(4)] for i in range(n)]
+        bench[f"md.Latency.track_metric{k}_ms"] = dict(params=[["'mycalc'"], ["64", "128", "256", "512"]],
+                                                       param_names=["calculator", "atoms"], unit="ms", values=vals)
+    rdir = tmp_path / "results"
+    write_asv_results(rdir, "young", commits, bench, dates=[T0 + i * DAY_MS for i in range(n)],
+                      started_at=[T0 + i * DAY_MS + 3_600_000 for i in range(n)])
+    return rdir, commits
+
+
+def test_one_commit_that_slows_every_series_is_reported_once_not_absorbed(tmp_path):
+    rdir, commits = _one_calculator(tmp_path)
+    p = _cli("regressions", "--results", str(rdir), "--no-record", "--format", "json", "--since", commits[0])
+    data = json.loads(p.stdout)
+    assert p.returncode == 1, p.stdout[-2000:] + p.stderr  # it outlasted a transient: it counts
+    changes = {r["commit"]: r for r in data["run_wide_changes"]}
+    assert set(changes) == {commits[6], commits[13]}
+    assert changes[commits[6]]["kind"] == "regression" and len(changes[commits[6]]["series"]) == 40
+    assert changes[commits[13]]["kind"] == "improvement"
+    assert all(e["undecided"] and e["absorbed_changes"] == 0 for e in data["environment_events"])
+    p = _cli("regressions", "--results", str(rdir), "--no-record", "--since", commits[0])
+    assert "Run-wide changes, undecided" in p.stdout and f"mdperf confirm {commits[6][:10]}" in p.stdout
+    # The table lists the change once, not 40 rows of it.
+    assert p.stdout.count("track_metric") == 0

@@ -10,7 +10,9 @@ from histories import write_asv_results
 from mdperf import asvresults, history
 from mdperf.errors import UserError
 from mdperf.regressions import analyse, config
+from mdperf.regressions import verdicts
 from mdperf.regressions.config import RegressionConfig
+from mdperf.regressions.model import RUN_WIDE
 
 DAY_MS = 86_400_000
 T0 = 1_700_000_000_000
@@ -44,26 +46,44 @@ def suite(tmp_path, n=40, shift=None, versions=None, facts=None, standout=None, 
     return rdir, commits
 
 
-def test_a_run_wide_shift_is_one_event_not_twenty_regressions(tmp_path):
+def test_a_run_wide_shift_is_one_change_not_twenty_regressions_and_a_measurement_decides_it(tmp_path):
+    # No machine facts recorded: the history cannot tell the code from the machine, so the shift is one undecided
+    # change at its commit (never absorbed on the history's say-so) until mdperf confirm records a verdict.
     rdir, commits = suite(tmp_path, shift=lambda i: 1.3 if i >= 25 else 1.0)
     rep = analyse(history.read(rdir))
     assert rep.ordered_by == "run time"
-    assert [f for f in rep.flags if f.state == "confirmed"] == []
+    assert rep.confirmed == []  # its series are not listed one by one
     (e,) = rep.events
     assert e.commits == [commits[25]] and e.shift_pct == pytest.approx(30, abs=2)
-    assert e.series == N_SERIES and e.moved == N_SERIES and e.lasted is None and e.absorbed == N_SERIES
+    assert e.series == N_SERIES and e.moved == N_SERIES and e.lasted is None and e.undecided and e.absorbed == 0
+    (rw,) = rep.run_wide
+    assert rw.commit == commits[25] and len(rw.flags) == N_SERIES and rw.kind == "regression" and rw.lasting
+    assert rep.to_dict()["run_wide_changes"][0]["decide_with"] == f"mdperf confirm {commits[25][:10]} --machine runner"
+    # The machine's, by re-measurement: absorbed by the event.
+    verdicts.append(rdir, "runner", [{"benchmark": RUN_WIDE, "params": {}, "commit": commits[25],
+                                      "verdict": "rejected"}])
+    rep = analyse(history.read(rdir), confirmed=verdicts.load(rdir))
+    (e,) = rep.events
+    assert rep.run_wide == [] and rep.confirmed == [] and e.absorbed == N_SERIES and e.decided == "machine"
     data = rep.to_dict()["environment_events"][0]
     assert data["machine"] == "runner" and data["absorbed_changes"] == N_SERIES
+    # The code's: every series' change is reported, as the code's.
+    verdicts.append(rdir, "runner", [{"benchmark": RUN_WIDE, "params": {}, "commit": commits[25],
+                                      "verdict": "confirmed"}])
+    rep = analyse(history.read(rdir), confirmed=verdicts.load(rdir))
+    assert len(rep.confirmed) == N_SERIES and all(f.run_wide == "code" for f in rep.confirmed)
 
 
 def test_a_series_that_stands_out_from_the_event_is_still_reported(tmp_path):
     rdir, commits = suite(tmp_path, shift=lambda i: 1.3 if i >= 25 else 1.0,
                           standout=lambda i: 2.0 if i >= 25 else 1.0)
-    rep = analyse(history.read(rdir))
+    verdicts.append(rdir, "runner", [{"benchmark": RUN_WIDE, "params": {}, "commit": commits[25],
+                                      "verdict": "rejected"}])
+    rep = analyse(history.read(rdir), confirmed=verdicts.load(rdir))
     (f,) = [f for f in rep.flags if f.state == "confirmed"]
     assert f.params == {"system": "'0'"} and f.commit == commits[25] and f.kind == "regression"
     assert f.change_pct == pytest.approx(160, abs=8)  # as measured: 1.3 x 2.0
-    assert "stands out from a machine event" in f.note
+    assert "stands out from a run-wide shift" in f.note
     assert rep.events[0].absorbed == N_SERIES - 1
 
 

@@ -2,7 +2,8 @@
 
 Exit codes (docs/reference/exit-codes.md): 0 done; 1 a measurement failed or was skipped, (track) some commits
 failed to build or benchmark, (regressions) a new confirmed regression; 2 bad input or could not run at all (one
-line on stderr, no traceback); 3 an internal error of mdperf's.
+line on stderr, no traceback); 3 an internal error of mdperf's; 4 (regressions) most of a machine's newest run
+could not be judged.
 """
 
 from __future__ import annotations
@@ -419,6 +420,7 @@ def cmd_scale(args: argparse.Namespace, console: Console) -> int:
 def cmd_confirm(args: argparse.Namespace, console: Console) -> int:
     from . import asvconf, confirm, git, machine
     from .regressions import analyse_results, config, record
+    from .regressions.model import RUN_WIDE
     from .suite import config as suite_config
 
     if args.format not in ("table", "markdown", "json"):
@@ -492,8 +494,12 @@ def cmd_confirm(args: argparse.Namespace, console: Console) -> int:
             console.print(t)
         for v in found:  # said out loud: an undecided flag is kept, never silenced
             if v["verdict"] == "inconclusive":
-                console.print(f"{v['commit'][:8]} {escape(v['benchmark'])}: {escape(v['note'])}", highlight=False,
-                              soft_wrap=True)
+                console.print(f"{v['commit'][:8]} {escape(v['benchmark'])}: "
+                              f"{escape(v.get('note') or 'inconclusive: its cases could not decide; kept to watch')}",
+                              highlight=False, soft_wrap=True)
+            elif v["benchmark"] == RUN_WIDE:
+                console.print(f"{v['commit'][:8]}: the run-wide change is the {v['decided']}'s "
+                              f"(from {len(v['from'])} representative case(s))", highlight=False, soft_wrap=True)
     up = [v for v in found if v["verdict"] == "confirmed" and v["kind"] == "regression"]
     return EXIT_NEW_REGRESSION if up else EXIT_OK
 
@@ -780,6 +786,9 @@ def cmd_track(args: argparse.Namespace, console: Console) -> int:
     console.print(f"machine {summary.machine}: {ok} measured, {len(summary.failed)} failed, "
                   f"{summary.skipped} skipped (already measured)"
                   + (f"; environment set-up {_fmt_s(summary.setup_s)}" if summary.measured else ""))
+    if summary.busy:  # said out loud: these points are weaker evidence, and the report says what it left out
+        console.print(f"[bold red]{escape(summary.busy)}[/]: the report judges them as weaker evidence; measure "
+                      "again on a quiet machine (docs/guides/regressions.md)", soft_wrap=True)
     if summary.site:
         console.print(f"site: {summary.site}", highlight=False, soft_wrap=True)
         if summary.offline_note:
@@ -794,6 +803,7 @@ def cmd_track(args: argparse.Namespace, console: Console) -> int:
 
 
 EXIT_NEW_REGRESSION = 1
+EXIT_BLIND = 4  # regressions: most of a machine's newest run could not be judged (never read as quiet)
 
 
 def cmd_regressions(args: argparse.Namespace, console: Console) -> int:
@@ -832,7 +842,9 @@ def cmd_regressions(args: argparse.Namespace, console: Console) -> int:
         print(report.markdown(rep, args.site_url))
     else:
         report.table(rep, console)
-    return EXIT_NEW_REGRESSION if rep.new_confirmed_regressions else EXIT_OK
+    if rep.new_confirmed_regressions:
+        return EXIT_NEW_REGRESSION
+    return EXIT_BLIND if rep.blind else EXIT_OK
 
 
 def cmd_publish(args: argparse.Namespace, console: Console) -> int:

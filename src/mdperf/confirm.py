@@ -69,6 +69,7 @@ class Target:
     machine: str
     params: dict[str, str]
     flags: list[Flag] = field(default_factory=list)
+    run_wide: bool = False  # a representative case of an undecided run-wide shift at the commit
 
     @property
     def case(self) -> tuple[str, int, str]:
@@ -172,6 +173,7 @@ def targets(flags: list[Flag], repo: Path, machine: str, commits: list[str] | No
     commits' suspicions included."""
     chosen: dict[tuple, Target] = {}
     skipped: list[str] = []
+    flags = _representatives(flags, machine, skipped)
     for f in flags:
         if f.machine != machine or f.kind == "transient":
             continue
@@ -190,6 +192,7 @@ def targets(flags: list[Flag], repo: Path, machine: str, commits: list[str] | No
         base = git.git(repo, "rev-parse", f"{first}^")
         k = (f.commit, json.dumps(f.params, sort_keys=True))
         t = chosen.setdefault(k, Target(f.commit, base, machine, dict(f.params)))
+        t.run_wide = t.run_wide or f.run_wide == "undecided"
         if all(g.benchmark != f.benchmark for g in t.flags):  # a suspicion the report already flags: once
             t.flags.append(f)
     # The report's flags first (confirmed before suspected), then the newest commits' suspicions, largest first.
@@ -200,6 +203,61 @@ def targets(flags: list[Flag], repo: Path, machine: str, commits: list[str] | No
                     for t in order[max_cases:]]
         order = order[:max_cases]
     return order, skipped
+
+
+RUN_WIDE_CASES = 2  # representative cases re-measured for an undecided run-wide shift
+
+
+def _representatives(flags: list[Flag], machine: str, skipped: list[str]) -> list[Flag]:
+    """The flags with those of each undecided run-wide shift cut to its representative cases: the step time of up
+    to RUN_WIDE_CASES cases that a measurement can repeat, the largest changes first.  One verdict on them decides
+    the whole shift (the code's or the machine's)."""
+    out, by_commit = [], {}
+    for f in flags:
+        if f.run_wide == "undecided" and f.machine == machine:
+            by_commit.setdefault(f.commit, []).append(f)
+        else:
+            out.append(f)
+    for commit, group in by_commit.items():
+        able = [f for f in group if metric_of(f.benchmark) is not None and {"calculator", "atoms"} <= set(f.params)]
+        able.sort(key=lambda f: (not f.benchmark.endswith(TRIGGER_BENCHMARKS), -abs(f.change_pct)))
+        cases: list[str] = []
+        for f in able:
+            case = json.dumps(f.params, sort_keys=True)
+            if case in cases or len(cases) >= RUN_WIDE_CASES:
+                continue
+            cases.append(case)
+            out.append(f)
+        if not cases:
+            skipped.append(f"run-wide change at {commit[:8]}: none of its {len(group)} series is a measurement "
+                           "mdperf confirm can repeat")
+        elif len(group) > len(cases):
+            skipped.append(f"run-wide change at {commit[:8]}: {len(group)} series, decided by {len(cases)} "
+                           "representative case(s)")
+    return out
+
+
+def run_wide_verdicts(targets_: list[Target], found: list[dict]) -> list[dict]:
+    """The verdict on each undecided run-wide shift from its representatives': the code's (``confirmed``) when
+    any is confirmed, the machine's (``rejected``) when all are rejected, else ``inconclusive``."""
+    from .regressions.model import RUN_WIDE
+
+    out = []
+    for commit in dict.fromkeys(t.commit for t in targets_ if t.run_wide):
+        mine = [v for v in found if v["commit"] == commit and v["benchmark"] != RUN_WIDE
+                and any(t.run_wide and t.commit == commit and t.params == v["params"] for t in targets_)]
+        if not mine:
+            continue
+        kinds = {v["verdict"] for v in mine}
+        verdict = "confirmed" if "confirmed" in kinds else "rejected" if kinds == {"rejected"} else "inconclusive"
+        first = mine[0]
+        out.append({"benchmark": RUN_WIDE, "params": {}, "commit": commit, "base": first["base"], "verdict": verdict,
+                    "ratio": first["ratio"], "ci": first["ci"], "p_value": first["p_value"], "rounds": first["rounds"],
+                    "kind": first["kind"], "at": time.time(), "from": [v["benchmark"] + " " +
+                                                                       json.dumps(v["params"], sort_keys=True)
+                                                                       for v in mine],
+                    "decided": {"confirmed": "code", "rejected": "machine"}.get(verdict, "undecided")})
+    return out
 
 
 def environment_python(setup: AsvSetup) -> Path:
@@ -379,7 +437,10 @@ def confirm(setup: AsvSetup, targets_: list[Target], profile: dict, rounds: int 
             out.extend(self_verdicts)
             if self_verdicts:
                 verdicts.append(setup.results_dir, t.machine, self_verdicts)
-    return out
+    shifts = run_wide_verdicts(targets_, out)
+    if shifts:
+        verdicts.append(setup.results_dir, targets_[0].machine, shifts)
+    return out + shifts
 
 
 def extend_to(found: list[dict], have: int, max_rounds: int = MAX_ROUNDS) -> int | None:

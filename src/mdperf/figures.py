@@ -170,13 +170,19 @@ def overlay_figure(results: Sequence[MeasureResult], out_dir: str | Path, stem: 
 
 def trend_figure(values: Sequence[float], change_at: int, before: float, after: float, out_dir: str | Path,
                  stem: str, unit: str = "", title: str = "", formats: Sequence[str] = FORMATS, start: int = 0,
-                 end: int | None = None) -> list[Path]:
+                 end: int | None = None, noisy: Sequence[bool] | None = None) -> list[Path]:
     """A small picture of one series around a flagged change: points, the change point, both levels (the old
-    one from ``start``, the new one to ``end``: the neighbouring changes)."""
+    one from ``start``, the new one to ``end``: the neighbouring changes).  ``noisy``: per point, measured on a
+    busy machine (the guard's mark), drawn as hollow orange rings."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.2, 1.9))
     x = np.arange(len(values)) - change_at
     ax.plot(x, values, ".-", color="#4c72b0", markersize=4, linewidth=0.8)
+    if noisy is not None and any(noisy):
+        mask = np.asarray(noisy, dtype=bool)[: len(values)]
+        ax.plot(x[: mask.size][mask], np.asarray(values, dtype=float)[: mask.size][mask], "o", markersize=6,
+                markerfacecolor="none", markeredgecolor="#dd8452", label="busy machine")
+        ax.legend(fontsize=6, loc="best")
     ax.axvline(-0.5, color="#c44e52", linewidth=1.2)
     end = len(values) if end is None else end
     ax.hlines(before, x[min(start, len(x) - 1)], -0.5, colors="k", linestyles="--", linewidth=1)

@@ -46,6 +46,7 @@ class Series:
     versions: list[str | None] = field(default_factory=list)  # asv's hash of the benchmark's code, per point
     runs: list[int] = field(default_factory=list)  # per point: its run, an index into History.runs[machine]
     failed: int = 0  # points asv recorded as failed (null)
+    failed_commits: list[str] = field(default_factory=list)  # ... at these commits
     skipped: int = 0  # points asv recorded as n/a (NaN): the case could not run there
 
     @property
@@ -78,6 +79,7 @@ class History:
     dates: dict[str, float] = field(default_factory=dict)  # commit -> its date (ms since the epoch), from asv
     runs: dict[str, list[Run]] = field(default_factory=dict)  # machine -> its runs, in the order they ran
     backfilled: set[str] = field(default_factory=set)  # measured in a batch after newer commits: not judged
+    failed_series: list[Series] = field(default_factory=list)  # series with no value, only failures
 
     @property
     def measured(self) -> set[str]:
@@ -193,6 +195,7 @@ def read(results_dir: str | Path, repo: str | Path | None = None,
                         points[key].append((commit, float(v), row.version, env))
                     elif v is None:
                         s.failed += 1
+                        s.failed_commits.append(commit)
                     else:
                         s.skipped += 1
     for (mname, bname), sigs in param_sets.items():
@@ -217,19 +220,20 @@ def read(results_dir: str | Path, repo: str | Path | None = None,
             for f in group:
                 run_of[(mname, f.commit, f.env)] = len(runs[mname])
             runs[mname].append(Run(mname, group[0].run_at, commits, facts))
-    kept = []
+    kept, failed_only = [], []
     for key, s in series.items():
         pts = sorted(points[key], key=lambda p: pos.get(p[0], -1))
         if not pts:
             if s.failed:  # only-skipped series (a GPU metric on a CPU runner) are expected, not a problem
                 problems.append(Problem(s.key, f"all {s.failed} values failed; no series"))
+                failed_only.append(s)
             continue
         s.commits = [p[0] for p in pts]
         s.values = [p[1] for p in pts]
         s.versions = [p[2] if isinstance(p[2], str) and p[2] else None for p in pts]
         s.runs = [run_of[(s.machine, p[0], p[3])] for p in pts]
         kept.append(s)
-    return History(kept, problems, order, machines, ordered_by, dates, runs, backfilled)
+    return History(kept, problems, order, machines, ordered_by, dates, runs, backfilled, failed_only)
 
 
 def _sittings(files: list[_File], gap_ms: float, dates: dict[str, float]) -> dict[str, list[list[_File]]]:

@@ -13,7 +13,8 @@ from itertools import groupby
 from pathlib import Path
 
 from .regressions.model import Flag, Report
-from .regressions.report import event_shift, event_what, headline, level, order_text, state_text, to_json
+from .regressions.report import (RUN_WIDE_TITLE, blind_text, coverage_lines, event_shift, event_what, headline, level,
+                                 order_text, run_wide_commit, run_wide_what, state_text, to_json)
 from .result import atomic_write_text
 
 PAGE = "mdperf.html"
@@ -32,6 +33,8 @@ tr.rejected td { background: #f4f4f4; color: #777; }
 h2 { margin-top: 1.2em; font-size: 1.1em; }
 code { font-size: 0.95em; }
 img.trend { display: block; }
+#blind { background: #c0392b; color: #fff; padding: 0.6em 1em; font-weight: bold; }
+tr.run-wide td { background: #fbe7b5; }
 """
 
 
@@ -55,7 +58,21 @@ def render(report: Report, images: dict[int, str] | None = None) -> str:
     body = ["<h1>mdperf: changes commit by commit</h1>",
             f"<p>{html.escape(headline(report))}. "
             f'<a href="index.html">Back to the benchmarks</a> · <a href="{FLAGS_JSON}">flags as JSON</a></p>']
+    if report.blind:  # said as loudly as a regression: the page's silence below is not health
+        body.insert(0, f'<p id="blind">{html.escape(blind_text(report))}. Nothing on this page says the code is '
+                       "fine: these points were not judged; measure again on a quiet runner.</p>")
     body.append(f"<p>{html.escape(order_text(report))}.</p>")
+    if report.coverage:
+        body.append('<ul id="coverage">' + "".join(f"<li>{html.escape(line)}</li>" for line in coverage_lines(report))
+                    + "</ul>")
+    if report.run_wide:
+        body.append(f'<h2 id="run-wide">{html.escape(RUN_WIDE_TITLE)}</h2>'
+                    "<table><tr><th>commit</th><th>date</th><th>machine</th><th>shift</th><th>what</th></tr>")
+        body.extend(f'<tr class="run-wide" data-commit="{html.escape(r.commit)}"><td><code>'
+                    f"{html.escape(run_wide_commit(r))}</code></td><td>{html.escape(r.date or '')}</td>"
+                    f"<td>{html.escape(r.machine)}</td><td>{r.shift_pct:+.1f}%</td>"
+                    f"<td>{html.escape(run_wide_what(r))}</td></tr>" for r in report.run_wide)
+        body.append("</table>")
     if report.flags:
         newest = report.flags[0]
         body.append(f'<p id="latest">Newest flagged commit, with a picture of each series around its change: '
@@ -78,7 +95,8 @@ def render(report: Report, images: dict[int, str] | None = None) -> str:
                     f"<code>{html.escape(b.commit[:8])}</code> ({b.series} series)</li>" for b in report.benchmark_changes)
         body.append("</ul>")
     if not report.flags:
-        body.append('<p id="no-flags">No regressions or improvements flagged.</p>')
+        body.append('<p id="no-flags">' + ("Nothing could be judged, so nothing is flagged." if report.blind else
+                                           "No regressions or improvements flagged.") + "</p>")
     for commit, flags in groupby(report.flags, key=lambda f: f.commit):
         flags = list(flags)
         start = flags[0].range_start
@@ -120,7 +138,7 @@ def trend_images(html_dir: Path, report: Report) -> dict[int, str]:
             continue
         values, at, level_end, level_start = f.trend
         figures.trend_figure(values, at, f.before, f.after, folder, f"flag-{i}", unit=f.unit, start=level_start,
-                             end=level_end,
+                             end=level_end, noisy=f.noisy_points,
                              title=f"{f.change_pct:+.1f}% at {f.commit[:8]}", formats=("png",))
         out[i] = f"{TRENDS}/flag-{i}.png"
     return out

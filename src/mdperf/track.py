@@ -264,6 +264,7 @@ class TrackSummary:
     setup_s: float
     publish_error: str = ""
     offline_note: str = ""  # whether the site holds its libraries (offline.make_offline)
+    busy: str = ""  # what the guard saw when it marked cases of this run noisy ("" when it marked none)
 
     @property
     def failed(self) -> list[CommitOutcome]:
@@ -398,12 +399,26 @@ def _track_locked(setup: AsvSetup, repo: Path, name: str, ident: dict[str, Any],
         if on_commit_done:
             on_commit_done(i, outcome, subject)
     site, publish_error, offline_note = None, "", ""
+    busy = _busy(setup, name, [o.commit for o in outcomes if o.status == "ok"])
     if not publish_site:
-        return TrackSummary(name, outcomes, skipped, site, setup_s)
+        return TrackSummary(name, outcomes, skipped, site, setup_s, busy=busy)
     on_phase("publishing the site", None)
     if any(setup.results_dir.glob(f"{name}/*.json")) or any(setup.results_dir.glob("*/*.json")):
         site, publish_error, offline_note = publish(setup, env, logs)
-    return TrackSummary(name, outcomes, skipped, site, setup_s, publish_error, offline_note)
+    return TrackSummary(name, outcomes, skipped, site, setup_s, publish_error, offline_note, busy)
+
+
+def _busy(setup: AsvSetup, machine_name: str, commits: list[str]) -> str:
+    """The guard's count over the cases measured in this run ("15 of 15 cases measured on a busy machine: ...")."""
+    if not commits:
+        return ""
+    from . import history
+    from .regressions.analysis import busy_text
+
+    try:
+        return busy_text(history.read(setup.results_dir), machine_name, commits)
+    except (FileNotFoundError, OSError):
+        return ""
 
 
 def _record_facts(setup: AsvSetup, machine_name: str, commit: str, facts: dict[str, str]) -> None:

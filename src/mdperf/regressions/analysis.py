@@ -18,7 +18,7 @@ from ..history import History, Problem, Series
 from . import events
 from .config import RegressionConfig
 from .detector import Change, detect
-from .model import BenchmarkChange, Flag, Report, graph_link
+from .model import RUN_WIDE, BenchmarkChange, Coverage, Flag, Report, RunWideChange, graph_link
 from . import verdicts
 from .record import Record
 
@@ -68,11 +68,14 @@ TREND_POINTS = 15  # the site's picture of a flag: up to this many commits each 
 
 @dataclass
 class _Part:
-    """One stretch of a series that is judged on its own: one version of the benchmark, backfills left out."""
+    """One stretch of a series that is judged on its own: one version of the benchmark, backfills left out (and,
+    for the quiet reading, the points the guard marked noisy)."""
 
     series: Series
     index: np.ndarray  # the series' points in it
     values: np.ndarray
+    marked: np.ndarray  # per point of the part: the guard marked its case noisy
+    weak: bool = False  # the reading with the noisy points in: weaker evidence, to watch only
 
 
 def analyse(history: History, config: RegressionConfig | None = None, since: str | None = None,
@@ -81,6 +84,7 @@ def analyse(history: History, config: RegressionConfig | None = None, since: str
     when ``record`` has not seen it (and it is then added to the record), else in its series' last
     ``new_window`` points."""
     config = config or RegressionConfig()
+    confirmed = confirmed or {}
     pos = history.position()
     since_pos = None
     if since is not None:
@@ -89,46 +93,144 @@ def analyse(history: History, config: RegressionConfig | None = None, since: str
             raise UserError(f"--since {since!r}: no such commit in the results or the repository")
         since_pos = pos[matches[0]]
     env = events.find(history, config.events)
+    for e in env.events:  # a re-measurement of a run-wide shift decides whose it is
+        for c in e.commits:
+            v = confirmed.get(verdicts.key(e.machine, RUN_WIDE, {}, c))
+            if v and v.get("verdict") in ("confirmed", "rejected"):
+                e.decided = "code" if v["verdict"] == "confirmed" else "machine"
     flags: list[Flag] = []
     problems = list(history.problems)
     parts: list[_Part] = []
     changed: dict[tuple[str, str, str], int] = {}  # (benchmark, machine, commit) -> series whose version changed
+    left: dict[tuple[str, int], str] = {}  # (series key, point) -> why it was not judged (model.LEFT_OUT)
     noisy = _noisy_points(history)
     for s in history.series:
         if GUARD in s.benchmark:  # the guard's records: never flagged themselves
             continue
         values = np.asarray(s.values, dtype=float)
         case = (s.machine, json.dumps(s.params, sort_keys=True))
-        judged = np.array([c not in history.backfilled and (case + (c,)) not in noisy for c in s.commits])
+        backfill = np.array([c in history.backfilled for c in s.commits])
+        marked = np.array([(case + (c,)) in noisy for c in s.commits])
+        judged = ~backfill & ~marked
         pieces = _versions(s)
         for i in pieces[1:]:
             key = (s.benchmark, s.machine, s.commits[i])
             changed[key] = changed.get(key, 0) + 1
         bounds = pieces + [len(s.values)]
-        mine = [_Part(s, idx, values[idx]) for lo, hi in zip(bounds, bounds[1:])
+        mine = [_Part(s, idx, values[idx], marked[idx]) for lo, hi in zip(bounds, bounds[1:])
                 for idx in [np.arange(lo, hi)[judged[lo:hi]]] if idx.size >= MIN_POINTS]
+        inside = set(int(i) for p in mine for i in p.index)
+        for i in range(len(s.values)):
+            if i not in inside:
+                left[(s.key, i)] = ("backfill" if backfill[i] else "noisy" if marked[i] else
+                                    "version" if len(pieces) > 1 and judged.sum() >= MIN_POINTS else "short")
         if not mine:
             n = int(judged.sum())
             why = "" if len(pieces) == 1 else f" in any one version of the benchmark ({len(pieces)} versions)"
             problems.append(Problem(s.key, f"only {n} point{'' if n == 1 else 's'}{why}; too short to judge "
-                                           f"({MIN_POINTS} needed)"))
+                                           f"({MIN_POINTS} needed)" + (f"; {int(marked.sum())} marked noisy"
+                                                                       if marked.any() else "")))
         parts.extend(mine)
+        if marked.any():  # the noisy points kept, as weaker evidence: what only they show is to watch
+            parts.extend(_Part(s, idx, values[idx], marked[idx], weak=True) for lo, hi in zip(bounds, bounds[1:])
+                         for idx in [np.arange(lo, hi)[~backfill[lo:hi]]] if idx.size >= MIN_POINTS)
     jobs = [(p.values, p.series.higher_is_better, config.for_benchmark(p.series.benchmark)) for p in parts]
-    for part, outcome in zip(parts, _detect_all(jobs)):
+    held: dict[tuple[str, str, int], tuple[events.Event, list[Flag]]] = {}
+    quiet_at: dict[str, list[int]] = {}  # series key -> points where the quiet reading found a change
+    outcomes = list(zip(parts, _detect_all(jobs)))
+    for part, outcome in sorted(outcomes, key=lambda po: po[0].weak):  # the quiet reading first
         if isinstance(outcome, str):  # one series' failure is a line of the report, never the report's end
             problems.append(Problem(part.series.key, f"analysis failed: {outcome}"))
+            for i in part.index:
+                left[(part.series.key, int(i))] = "analysis"
             continue
-        for k, ch in enumerate(outcome):
-            flag = _flag(part, ch, outcome, history, env, pos, since_pos, config, record, confirmed or {})
+        for ch in outcome:
+            at = int(part.index[ch.index])
+            if part.weak:
+                if ch.kind == "transient" or any(abs(at - q) <= 2 for q in quiet_at.get(part.series.key, [])):
+                    continue
+            else:
+                quiet_at.setdefault(part.series.key, []).append(at)
+            flag = _flag(part, ch, outcome, history, env, pos, since_pos, config, record, confirmed, held)
             if flag is not None:
                 flags.append(flag)
-    flags.extend(_remeasured(history, flags, confirmed or {}, pos, since_pos, record))
+    flags.extend(_remeasured(history, flags, confirmed, pos, since_pos, record))
     flags.sort(key=lambda f: (-f.position, f.benchmark, f.params_text))
+    run_wide = [_run_wide(e, fs, history) for e, fs in held.values()]
+    run_wide.sort(key=lambda r: -pos.get(r.commit, 0))
     bench_changes = [BenchmarkChange(b, m, c, n, _iso(history.dates.get(c)))
                      for (b, m, c), n in sorted(changed.items(), key=lambda kv: -pos[kv[0][2]])]
     return Report(flags, problems, len(history.series), len(history.measured), history.ordered_by, since,
                   sorted(env.events, key=lambda e: (e.started or "", e.machine), reverse=True), bench_changes,
-                  len(history.backfilled))
+                  len(history.backfilled), run_wide, coverage(history, env, left))
+
+
+def _run_wide(e: events.Event, flags: list[Flag], history: History) -> RunWideChange:
+    commits = [f.commit for f in flags]
+    commit = max(set(commits), key=commits.count)
+    first = next(f for f in flags if f.commit == commit)
+    return RunWideChange(e.machine, e.env, commit, first.range_start, e.shift_pct, e.moved, e.series, flags,
+                         _iso(history.dates.get(commit)))
+
+
+def coverage(history: History, env: events.Environment, left: dict[tuple[str, int], str]) -> list[Coverage]:
+    """Per machine, how much of its newest run was judged, and what was left out and why."""
+    out = []
+    for machine, runs in sorted(history.runs.items()):
+        if not runs:
+            continue
+        r = len(runs) - 1
+        commits = set(runs[r].commits)
+        measured = judged = 0
+        why: dict[str, int] = {}
+        for s in history.series:
+            if s.machine != machine or GUARD in s.benchmark:
+                continue
+            event = env.event_at(machine, s.env, r)
+            for i, run in enumerate(s.runs):
+                if run != r:
+                    continue
+                measured += 1
+                reason = left.get((s.key, i))
+                if reason is None and event is not None and event.absorbs and s.key in (event.devs if
+                                                                                         event.run == r else
+                                                                                         event.back_devs):
+                    reason = "absorbed"
+                if reason is None:
+                    judged += 1
+                else:
+                    why[reason] = why.get(reason, 0) + 1
+        for s in history.series + history.failed_series:
+            if s.machine == machine and GUARD not in s.benchmark:
+                n = sum(c in commits for c in s.failed_commits)
+                measured += n
+                if n:
+                    why["failed"] = why.get("failed", 0) + n
+        out.append(Coverage(machine, _iso(runs[r].start), list(runs[r].commits), measured, judged, why,
+                            busy_text(history, machine, commits)))
+    return out
+
+
+def busy_text(history: History, machine: str, commits: set[str] | list[str]) -> str:
+    """What the guard saw over the cases measured at ``commits`` on ``machine`` when it marked any noisy: "15 of
+    15 cases measured on a busy machine: CPU share 23-49 %, load 7.3"; "" when it marked none."""
+    commits = set(commits)
+
+    def points(suffix: str) -> list[float]:
+        return [v for s in history.series if s.machine == machine and s.benchmark.endswith(GUARD + suffix)
+                for c, v in zip(s.commits, s.values) if c in commits and v == v]
+
+    marks = points("track_noisy")
+    n_noisy = sum(v >= 1 for v in marks)
+    if not n_noisy:
+        return ""
+    share, load = points("track_cpu_share_pct"), points("track_load_avg_1m")
+    text = f"{n_noisy} of {len(marks)} cases measured on a busy machine"
+    span = f"{min(share):.0f}" + (f"-{max(share):.0f}" if share and round(max(share)) != round(min(share)) else "") \
+        if share else ""
+    extra = ([f"CPU share {span} %"] if share else []) + \
+        ([f"load {max(load):.1f}"] if load else [])
+    return text + (": " + ", ".join(extra) if extra else "")
 
 
 GUARD = ".Guard."  # mdperf's suite: the noisy-machine guard's series (mdperf.guard)
@@ -180,8 +282,9 @@ def _detect_all(jobs: list[tuple]) -> list[list[Change] | str]:
 
 def _flag(part: _Part, ch: Change, found: list[Change], history: History, env: events.Environment,
           pos: dict[str, int], since_pos: int | None, config: RegressionConfig, record: Record | None,
-          confirmed: dict) -> Flag | None:
-    """The flag for a change, or None when it only moved with an environment event (counted there)."""
+          confirmed: dict, holding: dict | None = None) -> Flag | None:
+    """The flag for a change, or None when it only moved with an environment event (counted there).  A change
+    that moved with an undecided run-wide shift is added to ``holding`` under its event too."""
     s, idx = part.series, part.index
     i = int(idx[ch.index])
     commit = s.commits[i]
@@ -207,18 +310,35 @@ def _flag(part: _Part, ch: Change, found: list[Change], history: History, env: e
     held = next((c.index for c in found[k + 1:] if c.kind != "transient"), len(idx)) - ch.index
     rel = after / before - 1 if before else float(ch.rel_change)
     note = ""
+    run_wide, holder = "", None
     prev_run = s.runs[int(idx[ch.index - 1])] if ch.index > 0 else s.runs[i]
     for r in range(prev_run + 1, s.runs[i] + 1) if prev_run < s.runs[i] else [s.runs[i]]:
         event = env.event_at(s.machine, s.env, r)  # an event between the two measured points coincides
-        if event is None or not event.absorbs:
+        if event is None or not (event.absorbs or event.undecided or event.decided == "code"):
             continue
-        if not env.stands_out(s.key, event, r):
+        if event.absorbs:
+            if env.stands_out(s.key, event, r):
+                note = f"stands out from a run-wide shift in this range ({event.shift_pct:+.0f}% on most series)"
+                break
             event.absorbed += 1  # it moved with the machine: the event reports it
             return None
-        note = f"stands out from a machine event in this range ({event.shift_pct:+.0f}% on most series)"
+        if event.decided == "code":
+            run_wide = "code"
+            note = (f"moved with {event.moved} of {event.series} series of its run; re-measured: the code's, not "
+                    "the machine's")
+        else:  # undecided: held with the run-wide change, which reports it (a machine verdict re-reads standing out)
+            run_wide, holder = "undecided", event
+            note = (f"moved with {event.moved} of {event.series} series of its run; code or machine is undecided "
+                    "until re-measured")
         break
     state = ch.state
+    if part.weak:  # seen only with the points the guard marked noisy: weaker evidence, never confirmed by them
+        state = "suspected"
+        note = (note + "; " if note else "") + ("seen only with points measured on a busy machine (marked noisy): "
+                                                "to watch; mdperf confirm --new re-measures it")
     verdict = confirmed.get(verdicts.key(s.machine, s.benchmark, s.params, commit)) if ch.kind != "transient" else None
+    if run_wide == "code" and ch.kind != "transient":  # its run's shift re-measured as the code's
+        state = "confirmed"
     if verdict is not None and verdict["verdict"] != "inconclusive":  # re-measured (mdperf confirm): it decides
         state = verdict["verdict"]
     alert = ch.kind == "regression" and state == "confirmed"
@@ -235,11 +355,14 @@ def _flag(part: _Part, ch: Change, found: list[Change], history: History, env: e
     date = history.dates.get(commit)
     lo_t, hi_t = max(0, ch.index - TREND_POINTS), min(len(idx), ch.index + TREND_POINTS)
     trend = ([float(v) for v in part.values[lo_t:hi_t]], ch.index - lo_t, min(end, hi_t) - lo_t, max(lo, lo_t) - lo_t)
-    return Flag(commit, range_start, s.benchmark, s.params, s.machine, s.env, s.unit, ch.kind, state,
+    flag = Flag(commit, range_start, s.benchmark, s.params, s.machine, s.env, s.unit, ch.kind, state,
                 100 * rel, before, after, float(ch.z), float(ch.p_value), bool(new),
                 graph_link(s), ch.n_after if ch.kind == "transient" else held, _iso(date), "", pos[commit], note,
-                trend, s.key,
-                _verdict_summary(verdict))
+                trend, s.key, _verdict_summary(verdict), run_wide,
+                [bool(m) for m in part.marked[lo_t:hi_t]] if part.marked.any() else None)
+    if holder is not None and holding is not None:
+        holding.setdefault((holder.machine, holder.env, holder.run), (holder, []))[1].append(flag)
+    return flag
 
 
 def _remeasured(history: History, flags: list[Flag], confirmed: dict, pos: dict[str, int], since_pos: int | None,

@@ -5,7 +5,9 @@ Each machine's runs are read in the order they ran.  For every series measured i
 the log of its value against its own level (the median of its last ``window`` points, net of the events
 before).  A run is an event when enough series were measured, the median deviation is large, most series
 moved with it, and the median stands far outside its own standard error; or when the recorded machine facts
-changed.  An event undone within ``lasted_max`` runs is one event that lasted that long.
+changed.  An event undone within ``lasted_max`` runs is one event that lasted that long.  A shift that stayed
+with no recorded change of the machine is *undecided* until ``mdperf confirm`` re-measures it (the code's or the
+machine's): the history alone cannot tell one commit that slowed everything from a slower machine.
 
 Machines do not slow every benchmark alike, and a machine that flips between a fast and a slow state
 has no one level to net out; so the series are judged as measured, and a series' change that coincides with an
@@ -55,6 +57,7 @@ class Event:
     facts_known: bool = False  # mdperf recorded the machine's facts at this run and the one before
     devs: dict[str, float] = field(default_factory=dict, repr=False)  # series key -> its log deviation
     back_devs: dict[str, float] = field(default_factory=dict, repr=False)  # ... in the run it came back
+    decided: str = ""  # mdperf confirm's re-measurement of the shift: "code", "machine" or "" (none)
 
     @property
     def log_shift(self) -> float:
@@ -62,10 +65,19 @@ class Event:
 
     @property
     def absorbs(self) -> bool:
-        """Whether the series' changes in its run are the event's.  Not where mdperf recorded the machine and it
-        was the same, and the shift stayed: that is the code's change (or the machine's, unrecorded), judged per
-        series."""
-        return not (self.facts_known and not self.facts and self.lasted is None)
+        """Whether the series' changes in its run are the event's: the machine changed (as recorded), it came
+        back within ``lasted_max`` runs (a slow night), or a re-measurement found no change in the code."""
+        if self.decided:
+            return self.decided == "machine"
+        return bool(self.facts) or self.lasted is not None
+
+    @property
+    def undecided(self) -> bool:
+        """A shift that stayed, with no recorded change of the machine and no re-measurement: the history cannot
+        tell the code from the machine (one commit that slows every series of a one-calculator suite looks like
+        this), so it is reported, not absorbed.  Where mdperf recorded the machine and it was the same, the
+        shift is the code's."""
+        return not self.absorbs and not self.decided and not self.facts_known
 
     @property
     def log_spread(self) -> float:
@@ -75,7 +87,8 @@ class Event:
         return {"machine": self.machine, "env": self.env or None, "started": self.started, "commits": self.commits,
                 "shift_pct": self.shift_pct, "spread_pct": self.spread_pct, "series": self.series,
                 "moved": self.moved, "lasted_runs": self.lasted, "machine_changed": self.facts,
-                "absorbed_changes": self.absorbed, "absorbs": self.absorbs}
+                "absorbed_changes": self.absorbed, "absorbs": self.absorbs, "undecided": self.undecided,
+                "decided": self.decided or None}
 
 
 @dataclass

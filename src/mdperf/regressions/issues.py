@@ -17,7 +17,7 @@ from pathlib import Path
 from ..result import atomic_write_text
 from .model import Flag, Report
 from .record import Record
-from .report import _md, level
+from .report import _md, coverage_lines, level
 
 LABEL = "mdperf-regression"
 
@@ -26,8 +26,10 @@ def _link(f: Flag, site_url: str) -> str:
     return f"[{_md(f.benchmark)}]({site_url}{f.graph})" if site_url else f"`{_md(f.benchmark)}`"
 
 
-def regression_text(commit: str, flags: list[Flag], site_url: str = "") -> tuple[str, str]:
-    """(title, Markdown body) of the issue for ``commit``'s new confirmed regressions."""
+def regression_text(commit: str, flags: list[Flag], site_url: str = "", coverage: list[str] | None = None
+                    ) -> tuple[str, str]:
+    """(title, Markdown body) of the issue for ``commit``'s new confirmed regressions; ``coverage``: the
+    report's lines of how much of each machine's newest run was judged."""
     f0 = flags[0]
     worst = max(flags, key=lambda f: abs(f.change_pct))
     title = (f"Performance regression at {commit[:8]}"
@@ -41,9 +43,16 @@ def regression_text(commit: str, flags: list[Flag], site_url: str = "") -> tuple
              "| --- | --- | --- | ---: | --- |"]
     lines += [f"| {_link(f, site_url)} | {_md(f.params_text)} | {_md(f.machine)} | {f.change_pct:+.1f}% | "
               f"{level(f.before, f.unit)} → {level(f.after, f.unit)} |" for f in flags]
+    run_wide = [f for f in flags if f.run_wide == "undecided"]
+    if run_wide:
+        lines += ["", f"{len(run_wide)} of these series moved with most series of the same run, and no change of "
+                  f"the machine was recorded: `mdperf confirm {commit[:10]} --machine {_md(f0.machine)}` re-measures "
+                  "the commit against its base and decides whether the code or the machine did it."]
     lines += ["", "Before and after are the medians of the commits measured on each side. "
               "This issue gets a comment when these series are back at their level."
               + (f" All changes: {site_url}mdperf.html" if site_url else ""), ""]
+    if coverage:
+        lines += [f"- {_md(line)}" for line in coverage] + [""]
     return title, "\n".join(lines)
 
 
@@ -82,7 +91,7 @@ def write(out: Path, report: Report, record: Record | None, site_url: str = "") 
     written: list[Path] = []
     new = sorted(report.new_confirmed_regressions, key=lambda f: (-f.position, f.series))
     for commit, flags in groupby(new, key=lambda f: f.commit):
-        title, body = regression_text(commit, list(flags), site_url)
+        title, body = regression_text(commit, list(flags), site_url, coverage_lines(report))
         for suffix, text in ((".title", title + "\n"), (".md", body)):
             atomic_write_text(out / f"regression-{commit}{suffix}", text)
             written.append(out / f"regression-{commit}{suffix}")

@@ -8,7 +8,8 @@ from urllib.parse import quote
 
 from ..history import Problem, Series
 
-REPORT_VERSION = 3
+REPORT_VERSION = 4
+RUN_WIDE = "<run-wide>"  # the benchmark name under which mdperf confirm records its verdict on a run-wide shift
 
 
 @dataclass
@@ -38,6 +39,10 @@ class Flag:
     trend: tuple[list[float], int, int, int] | None = field(default=None, repr=False, compare=False)
     series: str = ""  # the series' key (history.Series.key), as the record of alerts names it
     verdict: dict[str, Any] | None = None  # mdperf confirm's re-measurement of it (verdicts.py), if any
+    # "undecided": it moved with most series of its run and nothing has yet said whether the code or the machine
+    # did it (reported with the run-wide change, once per commit); "code": re-measured, the code's; "" otherwise
+    run_wide: str = ""
+    noisy_points: list[bool] | None = field(default=None, repr=False, compare=False)  # per trend point: guard's mark
 
     @property
     def params_text(self) -> str:
@@ -47,7 +52,91 @@ class Flag:
         d = asdict(self)
         d.pop("position")
         d.pop("trend")
+        d.pop("noisy_points")
         return d
+
+
+@dataclass
+class RunWideChange:
+    """A shift shared by most series of one run with no recorded change of the machine, not yet decided by a
+    re-measurement: reported once for its commit, with the series it moved (their flags carry ``run_wide``)."""
+
+    machine: str
+    env: str
+    commit: str
+    range_start: str | None
+    shift_pct: float  # the median series' change in that run
+    moved: int  # series that moved with it
+    series: int  # series measured in the run
+    flags: list[Flag] = field(default_factory=list, repr=False)  # the per-series changes it holds
+    date: str | None = None
+    subject: str = ""
+
+    @property
+    def kind(self) -> str:
+        worse = sum(f.kind == "regression" for f in self.flags)
+        return "regression" if worse >= len(self.flags) - worse else "improvement"
+
+    @property
+    def lasting(self) -> bool:
+        """Outlasted a transient: some series it moved is a confirmed change (it counts for the exit code)."""
+        return any(f.state == "confirmed" for f in self.flags)
+
+    @property
+    def new(self) -> bool:
+        return any(f.new for f in self.flags)
+
+    @property
+    def command(self) -> str:
+        return f"mdperf confirm {self.commit[:10]} --machine {self.machine}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"machine": self.machine, "env": self.env or None, "commit": self.commit,
+                "range_start": self.range_start, "date": self.date, "subject": self.subject,
+                "shift_pct": self.shift_pct, "moved": self.moved, "series_in_run": self.series,
+                "kind": self.kind, "lasting": self.lasting, "new": self.new, "decide_with": self.command,
+                "series": [f.series for f in self.flags]}
+
+
+LEFT_OUT = {  # why a point of the newest run was not judged, as the report says it
+    "noisy": "measured on a busy machine (the guard marked the case noisy)",
+    "failed": "failed",
+    "absorbed": "absorbed by a machine event",
+    "version": "cut by a benchmark version (too few points since asv's version of it changed)",
+    "short": "too short a series to judge",
+    "backfill": "measured in a backfill",
+    "analysis": "analysis failed",
+}
+BLIND_SHARE = 0.5  # fewer than this share of the newest run's points judged: the report could not judge
+
+
+@dataclass
+class Coverage:
+    """How much of a machine's newest run was judged: points (series x commit) judged of points measured, and
+    what was left out and why."""
+
+    machine: str
+    started: str | None
+    commits: list[str]
+    measured: int  # points of the newest run with a value, plus those that failed
+    judged: int
+    left_out: dict[str, int] = field(default_factory=dict)  # reason (LEFT_OUT's keys) -> points
+    busy: str = ""  # the guard's figures over the run's cases, when any was marked noisy
+
+    @property
+    def blind(self) -> bool:
+        return self.measured > 0 and self.judged < BLIND_SHARE * self.measured
+
+    def text(self) -> str:
+        why = "; ".join(f"{n} {LEFT_OUT.get(k, k)}" for k, n in sorted(self.left_out.items(), key=lambda kv: -kv[1])
+                        if n)
+        return (f"{self.machine}: {self.judged} of {self.measured} points of the newest run judged"
+                + (f" ({why})" if why else "") + (f"; {self.busy}" if self.busy else ""))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"machine": self.machine, "started": self.started, "commits": self.commits,
+                "measured_points": self.measured, "judged_points": self.judged, "left_out": dict(self.left_out),
+                "blind": self.blind, "busy": self.busy or None}
 
 
 @dataclass
@@ -75,6 +164,13 @@ class Report:
     events: list[Any] = field(default_factory=list)  # events.Event: run-wide shifts of one machine, newest first
     benchmark_changes: list[BenchmarkChange] = field(default_factory=list)
     backfilled: int = 0  # commits measured in a batch after newer ones: shown, not judged
+    run_wide: list[RunWideChange] = field(default_factory=list)  # undecided run-wide shifts, newest first
+    coverage: list[Coverage] = field(default_factory=list)  # per machine: how much of its newest run was judged
+
+    @property
+    def blind(self) -> list[Coverage]:
+        """The machines whose newest run could mostly not be judged."""
+        return [c for c in self.coverage if c.blind]
 
     @property
     def new_confirmed_regressions(self) -> list[Flag]:
@@ -82,12 +178,12 @@ class Report:
 
     @property
     def confirmed(self) -> list[Flag]:
-        return [f for f in self.flags if f.state == "confirmed"]
+        return [f for f in self.flags if f.state == "confirmed" and f.run_wide != "undecided"]
 
     @property
     def suspected(self) -> list[Flag]:
         """Flags to watch: not yet confirmed."""
-        return [f for f in self.flags if f.state == "suspected"]
+        return [f for f in self.flags if f.state == "suspected" and f.run_wide != "undecided"]
 
     @property
     def rejected(self) -> list[Flag]:
@@ -103,6 +199,9 @@ class Report:
             "commits": self.n_commits,
             "backfilled_commits": self.backfilled,
             "new_confirmed_regressions": len(self.new_confirmed_regressions),
+            "blind": [c.machine for c in self.blind],
+            "coverage": [c.to_dict() for c in self.coverage],
+            "run_wide_changes": [r.to_dict() for r in self.run_wide],
             "flags": [f.to_dict() for f in self.flags],
             "environment_events": [e.to_dict() for e in self.events],
             "benchmark_changes": [b.to_dict() for b in self.benchmark_changes],

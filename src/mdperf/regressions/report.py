@@ -80,11 +80,46 @@ def order_text(report: Report) -> str:
     return text
 
 
-def headline(report: Report) -> str:
+def blind_text(report: Report) -> str:
+    """The first line's warning when the newest run of a machine could mostly not be judged; "" otherwise."""
+    return "; ".join(f"COULD NOT JUDGE the newest run on {c.text()}" for c in report.blind)
+
+
+def news_text(report: Report) -> str:
     n = len(report.new_confirmed_regressions)
-    return (f"{report.n_series} series over {report.n_commits} measured commits; "
-            + (f"{n} new confirmed regression(s)" if n else "no new confirmed regression")
+    if n:
+        commits = len({f.commit for f in report.new_confirmed_regressions})
+        return f"{n} new confirmed regression(s)" + (f" at {commits} commit(s)" if commits > 1 or n > 1 else "")
+    # Quiet only when it looked: a blind night never reads "no new confirmed regression".
+    return "no verdict (could not judge)" if report.blind else "no new confirmed regression"
+
+
+def headline(report: Report) -> str:
+    undecided = [r for r in report.run_wide if r.new]
+    text = (f"{report.n_series} series over {report.n_commits} measured commits; " + news_text(report)
+            + (f"; {len(undecided)} new run-wide change(s) undecided (code or machine)" if undecided else "")
             + (f"; {len(report.events)} machine event(s)" if report.events else ""))
+    blind = blind_text(report)
+    return f"{blind}. {text}" if blind else text
+
+
+def coverage_lines(report: Report) -> list[str]:
+    return [f"judged: {c.text()}" for c in report.coverage]
+
+
+def run_wide_commit(r) -> str:
+    return f"{r.range_start[:8]}..{r.commit[:8]}" if r.range_start else r.commit[:8]
+
+
+def run_wide_what(r) -> str:
+    worse = sum(f.kind == "regression" for f in r.flags)
+    return (f"{len(r.flags)} series moved with it ({worse} slower), {r.moved} of {r.series} measured in the run; "
+            + ("lasting (counts as a regression)" if r.lasting and r.kind == "regression" else
+               "lasting" if r.lasting else "not yet past a transient")
+            + f"; decide with `{r.command}`")
+
+
+RUN_WIDE_TITLE = "Run-wide changes, undecided (most series of one run moved; no recorded change of the machine)"
 
 
 def event_shift(e) -> str:
@@ -102,8 +137,19 @@ def event_what(e) -> str:
 
 
 def table(report: Report, console: Console) -> None:
-    console.print(headline(report), soft_wrap=True)
+    console.print(("[bold red]" + escape(headline(report)) + "[/]") if report.blind else escape(headline(report)),
+                  soft_wrap=True)
     console.print(order_text(report), soft_wrap=True)
+    for line in coverage_lines(report):
+        console.print(escape(line), soft_wrap=True, highlight=False)
+    if report.run_wide:
+        t = Table(title=RUN_WIDE_TITLE + ", newest first")
+        for col in ("commit", "date", "machine", "shift", "what"):
+            t.add_column(col, justify="right" if col == "shift" else "left", overflow="fold")
+        for r in report.run_wide:
+            t.add_row(run_wide_commit(r), r.date or "", escape(r.machine), f"{r.shift_pct:+.1f}%",
+                      escape(run_wide_what(r)))
+        console.print(t)
     if report.events:
         t = Table(title="Machine events (one run moved many series, or the machine changed), newest first")
         for col in ("machine", "run began", "commits", "shift", "what"):
@@ -148,11 +194,20 @@ def _md(text: str) -> str:
 
 
 def markdown(report: Report, site_url: str = "") -> str:
-    n = len(report.new_confirmed_regressions)
-    news = f"**{n} new confirmed regression(s)**" if n else "**no new confirmed regression**"
-    lines = ["## mdperf regressions", "",
-             f"{report.n_series} series over {report.n_commits} measured commits; {news}"
-             + (f" since `{report.since[:10]}`" if report.since else "") + ".", "", _md(order_text(report)) + ".", ""]
+    news = f"**{news_text(report)}**"
+    lines = ["## mdperf regressions", ""]
+    if report.blind:
+        lines += [f"> **{_md(blind_text(report))}.** Nothing below says the code is fine: the points were not "
+                  "judged (a busy machine, failures or too short a history); measure again on a quiet runner.", ""]
+    lines += [f"{report.n_series} series over {report.n_commits} measured commits; {news}"
+              + (f" since `{report.since[:10]}`" if report.since else "") + ".", "", _md(order_text(report)) + ".",
+              ""]
+    lines += [f"- {_md(line)}" for line in coverage_lines(report)] + ([""] if report.coverage else [])
+    if report.run_wide:
+        lines += [f"### {RUN_WIDE_TITLE}", "", "| commit | date | machine | shift | what |",
+                  "| --- | --- | --- | ---: | --- |"]
+        lines += [f"| `{run_wide_commit(r)}` | {r.date or ''} | {_md(r.machine)} | {r.shift_pct:+.1f}% | "
+                  f"{_md(run_wide_what(r))} |" for r in report.run_wide] + [""]
     if report.events:
         lines += ["### Machine events", "", "| machine | run began | commits | shift | what |",
                   "| --- | --- | --- | ---: | --- |"]
