@@ -85,6 +85,19 @@ def report(repo):
     return json.loads(p.stdout)["flags"]
 
 
+def busy(repo, machine):
+    """The guard's count for ``machine`` when it marked cases noisy ("" when the machine was quiet)."""
+    p = mdperf(repo, "regressions", "--format", "json", "--no-record")
+    return next((c["busy"] or "" for c in json.loads(p.stdout)["coverage"] if c["machine"] == machine), "")
+
+
+def skip_if_busy(repo, machine, what):
+    """A result that could not be read off a busy machine is a skip that says so, never a silent wrong answer."""
+    why = busy(repo, machine)
+    if why:
+        pytest.skip(f"{what}: the machine was busy while it was measured ({why})")
+
+
 def latency_flags(flags, machine):
     return [f for f in flags if f["machine"] == machine and f["benchmark"] == "md.Latency.track_latency_p50_ms"]
 
@@ -98,10 +111,14 @@ def test_confirm_confirms_a_real_slowdown_against_its_parent(tracked):
     repo, machine, slow = tracked["repo"], tracked["machine"], tracked["slow"]
     # Asked by commit: whether or not the history has flagged it yet, the commit is measured against its parent.
     p = mdperf(repo, "confirm", slow[:10], "--machine", machine, "--profile", "default", "--format", "json")
-    assert p.returncode == 1, p.stdout + p.stderr  # a regression confirmed
+    assert p.returncode in (0, 1), p.stdout + p.stderr
     verdicts = {v["benchmark"]: v for v in json.loads(p.stdout)["verdicts"]}
     v = verdicts["md.Latency.track_latency_p50_ms"]
-    assert v["verdict"] == "confirmed" and v["base"] == tracked["commits"][7] and v["rounds"] == 8
+    assert v["verdict"] != "rejected", v  # a real slowdown is never "not there"
+    if v["verdict"] == "inconclusive":  # said, never silenced: this machine was too noisy to resolve it
+        pytest.skip(f"this machine was too noisy for the re-measurement to decide: {v['note']}")
+    assert p.returncode == 1  # a regression confirmed
+    assert v["verdict"] == "confirmed" and v["base"] == tracked["commits"][7] and v["rounds"] >= 8
     assert v["ci"][0] > 1.05 and 1.08 < v["ratio"] < 1.6, v  # the step, its interval well above 1
     print(f"confirmed: ratio {v['ratio']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}], p {v['p_value']:.3g}")
     (after,) = [f for f in latency_flags(report(repo), machine) if f["commit"] == slow]
@@ -110,11 +127,17 @@ def test_confirm_confirms_a_real_slowdown_against_its_parent(tracked):
 
 def test_confirm_rejects_a_flag_made_by_a_stall(tracked):
     repo, commits = tracked["repo"], tracked["commits"]
-    (flag,) = [f for f in latency_flags(report(repo), "stall") if f["kind"] == "regression"]
+    found = [f for f in latency_flags(report(repo), "stall") if f["kind"] == "regression"]
+    if len(found) != 1:
+        skip_if_busy(repo, "stall", f"{len(found)} flags instead of the stall's one")
+    (flag,) = found
     assert flag["commit"] == commits[5] and flag["new"]  # three slow commits: it looks real (to watch, for now)
     p = mdperf(repo, "confirm", "--new", "--machine", "stall", "--profile", "default", "--format", "json")
     assert p.returncode == 0, p.stdout + p.stderr
     v = next(v for v in json.loads(p.stdout)["verdicts"] if v["benchmark"] == "md.Latency.track_latency_p50_ms")
+    assert v["verdict"] != "confirmed", v
+    if v["verdict"] == "inconclusive":
+        pytest.skip(f"this machine was too noisy for the re-measurement to decide: {v['note']}")
     assert v["verdict"] == "rejected" and v["commit"] == commits[5], v
     flags = report(repo)
     (after,) = [f for f in latency_flags(flags, "stall") if f["commit"] == commits[5]]
@@ -127,7 +150,10 @@ def test_confirm_rejects_a_flag_made_by_a_stall(tracked):
 
 def test_bisect_names_the_slow_commit_of_a_range_in_three_measurements(tracked):
     repo, commits = tracked["repo"], tracked["commits"]
-    (flag,) = [f for f in latency_flags(report(repo), "sparse") if f["kind"] == "regression"]
+    found = [f for f in latency_flags(report(repo), "sparse") if f["kind"] == "regression"]
+    if len(found) != 1:
+        skip_if_busy(repo, "sparse", f"{len(found)} flags on the range instead of one")
+    (flag,) = found
     assert flag["range_start"] == commits[4] and flag["commit"] == commits[12]  # 8 unmeasured commits before it
     p = mdperf(repo, "bisect", "--machine", "sparse", "--profile", "default")
     assert p.returncode == 0, p.stdout + p.stderr
@@ -163,7 +189,7 @@ def test_the_guard_marks_a_case_measured_under_a_cpu_hog(monkeypatch):
     assert busy["metrics"]["load_avg_1m"] is not None
 
 
-def test_points_the_guard_marked_are_left_out_of_the_report(tmp_path):
+def test_points_the_guard_marked_are_weaker_evidence_and_said(tmp_path):
     repo, commits = make_repo(tmp_path, 12)
     (repo / "asv.conf.json").write_text(json.dumps({"version": 1, "project": "demo", "repo": ".",
                                                     "results_dir": ".asv/results", "html_dir": ".asv/html"}))
@@ -177,7 +203,11 @@ def test_points_the_guard_marked_are_left_out_of_the_report(tmp_path):
         "md.Guard.track_noisy": dict(**params, unit="unit", values=[[x] for x in noisy])})
     p = mdperf(repo, "regressions", "--format", "json", "--no-record")
     out = json.loads(p.stdout)
-    assert p.returncode == 0 and out["flags"] == [], out["flags"]
+    # Kept as weaker evidence: the slowdown only the busy points show is to watch, never confirmed by them, and
+    # a newest run measured on a busy machine is said out loud (exit 4), never read as quiet.
+    assert p.returncode == 4 and out["blind"] == ["runner"], p.stdout
+    assert [(f["commit"], f["state"]) for f in out["flags"]] == [(commits[9], "suspected")], out["flags"]
+    assert "busy machine" in out["flags"][0]["note"] and out["coverage"][0]["left_out"] == {"noisy": 1}
     noisy[9:] = [0.0] * 3  # the same values unmarked: a regression
     shutil.rmtree(repo / ".asv" / "results")
     write_asv_results(repo / ".asv" / "results", "runner", commits, {

@@ -237,9 +237,20 @@ def _representatives(flags: list[Flag], machine: str, skipped: list[str]) -> lis
     return out
 
 
+def shift_verdict(found: list[str]) -> str:
+    """A run-wide shift's verdict from its representative cases' verdicts: the code's (``confirmed``) when some
+    are confirmed and none rejected, the machine's (``rejected``) when some are rejected and none confirmed, else
+    ``inconclusive`` (they disagree, or none could decide)."""
+    kinds = set(found)
+    if "confirmed" in kinds and "rejected" not in kinds:
+        return "confirmed"
+    if "rejected" in kinds and "confirmed" not in kinds:
+        return "rejected"
+    return "inconclusive"
+
+
 def run_wide_verdicts(targets_: list[Target], found: list[dict]) -> list[dict]:
-    """The verdict on each undecided run-wide shift from its representatives': the code's (``confirmed``) when
-    any is confirmed, the machine's (``rejected``) when all are rejected, else ``inconclusive``."""
+    """The verdict on each undecided run-wide shift from its representatives' (:func:`shift_verdict`)."""
     from .regressions.model import RUN_WIDE
 
     out = []
@@ -248,8 +259,7 @@ def run_wide_verdicts(targets_: list[Target], found: list[dict]) -> list[dict]:
                 and any(t.run_wide and t.commit == commit and t.params == v["params"] for t in targets_)]
         if not mine:
             continue
-        kinds = {v["verdict"] for v in mine}
-        verdict = "confirmed" if "confirmed" in kinds else "rejected" if kinds == {"rejected"} else "inconclusive"
+        verdict = shift_verdict([v["verdict"] for v in mine])
         first = mine[0]
         out.append({"benchmark": RUN_WIDE, "params": {}, "commit": commit, "base": first["base"], "verdict": verdict,
                     "ratio": first["ratio"], "ci": first["ci"], "p_value": first["p_value"], "rounds": first["rounds"],

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-TOLERANCE_PCT = 10.0
+TOLERANCE_PCT = 20.0  # at 10 % a quiet 2-core machine tripped it in 5 of 60 cases (docs/results/guard-eval.md)
 MIN_CPU_SHARE = 0.9
 REPEATS = 5
 WORK = 200_000  # about 10-20 ms of Python arithmetic per repeat on a current core

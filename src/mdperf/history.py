@@ -278,15 +278,30 @@ def _order(commits: set[str], dates: dict[str, float], sittings: dict[str, list[
         return sorted(commits, key=by_date), "date", set()
     # Runs in the order they ran; within one run, by date.  A batch run that measured commits older than ones
     # measured before it is a backfill: its commits are placed but not judged.
+    # Batches before the first run of fewer commits (a nightly's) populate the history: the first measurement of
+    # a project's past, however many sittings it took, goes in date order and is judged; only later batches that
+    # reach back behind what was measured are backfills.
     order: list[str] = []
     placed: set[str] = set()
     backfilled: set[str] = set()
     newest = float("-inf")
+    populating: list[str] | None = []
     for g in timed:
         new = sorted({f.commit for f in g} - placed, key=by_date)
-        if len({f.commit for f in g}) >= BACKFILL_BATCH:
+        batch = len({f.commit for f in g}) >= BACKFILL_BATCH
+        if populating is not None and batch:
+            populating.extend(new)
+            placed.update(new)
+            continue
+        if populating is not None:
+            order.extend(sorted(populating, key=by_date))
+            newest = max([newest] + [dates[c] for c in populating if c in dates])
+            populating = None
+        if batch:
             backfilled.update(c for c in new if dates.get(c, newest) < newest)
         order.extend(new)
         placed.update(new)
         newest = max([newest] + [dates[c] for c in new if c in dates])
+    if populating:
+        order.extend(sorted(populating, key=by_date))
     return order + sorted(commits - placed, key=by_date), "run time", backfilled

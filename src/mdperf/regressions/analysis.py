@@ -149,7 +149,7 @@ def analyse(history: History, config: RegressionConfig | None = None, since: str
             if part.weak:
                 if ch.kind == "transient" or any(abs(at - q) <= 2 for q in quiet_at.get(part.series.key, [])):
                     continue
-            else:
+            elif ch.kind != "transient":  # a lasting change the quiet points show: the noisy reading defers to it
                 quiet_at.setdefault(part.series.key, []).append(at)
             flag = _flag(part, ch, outcome, history, env, pos, since_pos, config, record, confirmed, held)
             if flag is not None:

@@ -58,6 +58,7 @@ class Event:
     devs: dict[str, float] = field(default_factory=dict, repr=False)  # series key -> its log deviation
     back_devs: dict[str, float] = field(default_factory=dict, repr=False)  # ... in the run it came back
     decided: str = ""  # mdperf confirm's re-measurement of the shift: "code", "machine" or "" (none)
+    sigmas: dict[str, float] = field(default_factory=dict, repr=False)  # series key -> its own log noise
 
     @property
     def log_shift(self) -> float:
@@ -120,7 +121,10 @@ class Environment:
             return False
         shift = e.log_shift if run == e.run else -e.log_shift
         floor = float(np.log1p(self.config.min_rel)) / 2
-        return abs(devs[key] - shift) > self.config.stand_out * max(e.log_spread, floor)
+        # A series noisier than most scatters further from the shared shift by its own noise alone: judged
+        # against that (its deviation's spread: its noise, and that of the level of `window` points).
+        own = e.sigmas.get(key, 0.0) * float(np.sqrt(1 + 1.5 / self.config.window))
+        return abs(devs[key] - shift) > self.config.stand_out * max(e.log_spread, floor, own)
 
 
 def _mad_sigma(x: np.ndarray) -> float:
@@ -165,6 +169,12 @@ def _machine_events(history: History, machine: str, env: str, config: EventConfi
         count = np.bincount(r, minlength=n_runs)
         has = count > 0
         table[has, j] = total[has] / count[has]
+    # Each series' own noise: the robust spread of its run-to-run differences (a few steps barely move it).
+    own = np.zeros(len(members))
+    for j in range(len(members)):
+        col = table[:, j]
+        d = np.diff(col[~np.isnan(col)])
+        own[j] = _mad_sigma(d) / np.sqrt(2) if d.size >= 3 else 0.0
     recent = np.full((len(members), config.window), np.nan)  # each series' last points, net of the events before
     seen = np.zeros(len(members), dtype=int)
     shift = 0.0
@@ -195,7 +205,8 @@ def _machine_events(history: History, machine: str, env: str, config: EventConfi
             keys = [members[j].key for j in np.flatnonzero(judged)]
             events.append(Event(machine, r, _iso(runs[r].start), list(runs[r].commits), 100 * float(np.expm1(m)),
                                 100 * float(np.expm1(spread)), int(d.size), moved, facts=facts, env=env,
-                                facts_known=known, devs=dict(zip(keys, map(float, d)))))
+                                facts_known=known, devs=dict(zip(keys, map(float, d))),
+                                sigmas={members[j].key: float(own[j]) for j in np.flatnonzero(judged)}))
         recent[present, :-1] = recent[present, 1:]
         recent[present, -1] = row[present] - shift
         seen[present] += 1
