@@ -246,3 +246,68 @@ def test_one_commit_that_slows_every_series_is_reported_once_not_absorbed(tmp_pa
     assert "Run-wide changes, undecided" in p.stdout and f"mdperf confirm {commits[6][:10]}" in p.stdout
     # The table lists the change once, not 40 rows of it.
     assert p.stdout.count("track_metric") == 0
+
+
+# --- three verdicts ------------------------------------------------------------------------------------------
+
+
+def test_a_real_step_is_never_rejected_and_a_stall_is():
+    # At the 2-core machine's spread (7 %), a real +10 % step flagged larger than it is (+18.8 %) is confirmed or
+    # inconclusive, never "not there"; a flag a one-off stall made (+50 %, no change when re-measured) is rejected.
+    from mdperf.confirm import decide
+
+    rng = np.random.default_rng(7)
+    real = [decide(list(np.exp(rng.normal(0, 0.07, 8))), list(1.1 * np.exp(rng.normal(0, 0.07, 8))), up=True,
+                   flagged_pct=18.8)["verdict"] for _ in range(60)]
+    stall = [decide(list(np.exp(rng.normal(0, 0.07, 8))), list(np.exp(rng.normal(0, 0.07, 8))), up=True,
+                    flagged_pct=50.0)["verdict"] for _ in range(60)]
+    assert "rejected" not in real and "inconclusive" in real
+    assert stall.count("rejected") >= 57
+
+
+def test_an_inconclusive_case_is_measured_further_within_the_budget():
+    from mdperf.confirm import extend_to, rounds_needed
+
+    v = {"verdict": "inconclusive", "spread_pct": 7.0, "flag_change_pct": 18.8}
+    assert rounds_needed(0.07, 18.8) > 8
+    assert extend_to([v], 8, 24) == min(24, rounds_needed(0.07, 18.8))
+    assert extend_to([v], 24, 24) is None  # the budget spent: kept to watch
+    assert extend_to([dict(v, verdict="confirmed")], 8, 24) is None
+
+
+def test_an_inconclusive_verdict_keeps_the_flag_to_watch(tmp_path):
+    from mdperf.regressions import verdicts
+
+    rdir, commits = _adopter(tmp_path, n=30, slow=range(28, 30))  # two slow commits: suspected, new
+    rep = analyse(history.read(rdir))
+    f = next(f for f in rep.flags if f.benchmark == METRICS[0])
+    assert f.state == "suspected" and f.new
+    verdicts.append(rdir, "busy", [{"benchmark": f.benchmark, "params": f.params, "commit": f.commit,
+                                    "verdict": "inconclusive", "ratio": 1.08, "ci": [0.97, 1.15], "rounds": 24,
+                                    "note": "inconclusive: ..."}])
+    again = analyse(history.read(rdir), confirmed=verdicts.load(rdir))
+    g = next(g for g in again.flags if g.benchmark == METRICS[0])
+    assert g.state == "suspected" and g.new and g.verdict["verdict"] == "inconclusive"
+    from mdperf.regressions.report import state_text
+    assert "inconclusive, kept to watch" in state_text(g)
+
+
+def test_a_run_wide_change_is_decided_by_two_representative_cases_that_agree():
+    from mdperf.confirm import _representatives, shift_verdict
+    from mdperf.regressions.model import Flag
+
+    def flag(bench, atoms, pct):
+        return Flag("c" * 40, None, bench, {"calculator": "'mycalc'", "atoms": str(atoms)}, "m", "e", "ms",
+                    "regression", "suspected", pct, 1.0, 1 + pct / 100, 5.0, 0.01, True, "#", run_wide="undecided")
+
+    flags = [flag("md.Latency.track_latency_p95_ms", 64, 30), flag("md.Latency.track_latency_p50_ms", 64, 20),
+             flag("md.Latency.track_latency_p50_ms", 128, 25), flag("md.Latency.track_latency_p50_ms", 256, 22)]
+    skipped: list[str] = []
+    reps = _representatives(flags, "m", skipped)
+    assert [(f.benchmark, f.params["atoms"]) for f in reps] == [("md.Latency.track_latency_p50_ms", "128"),
+                                                                ("md.Latency.track_latency_p50_ms", "256")]
+    assert skipped and "decided by 2 representative case(s)" in skipped[0]
+    assert shift_verdict(["confirmed", "inconclusive"]) == "confirmed"
+    assert shift_verdict(["rejected", "rejected"]) == "rejected"
+    assert shift_verdict(["confirmed", "rejected"]) == "inconclusive"
+    assert shift_verdict(["inconclusive"]) == "inconclusive"
