@@ -311,3 +311,12 @@ def test_a_run_wide_change_is_decided_by_two_representative_cases_that_agree():
     assert shift_verdict(["rejected", "rejected"]) == "rejected"
     assert shift_verdict(["confirmed", "rejected"]) == "inconclusive"
     assert shift_verdict(["inconclusive"]) == "inconclusive"
+
+
+def test_a_return_resting_on_the_newest_commit_alone_is_not_yet_a_return():
+    # A real run's values (a +15 % step three commits before the newest, whose reading came back 8 % low): the
+    # newest commit alone once made the step a transient, and the bisect of its range had nothing to start from.
+    from mdperf.regressions.detector import detect
+
+    found = detect([6.17, 6.22, 6.26, 7.23, 7.33, 7.18, 6.67])
+    assert [(c.index, c.kind) for c in found if c.kind != "improvement"] == [(3, "regression")]

@@ -580,7 +580,8 @@ def transients(f: Fit, changes: list[Change], config: DetectorConfig) -> list[Ch
             # The return may be too near the end, or too small against the series-wide penalty, for a change
             # point of its own: looked for directly among the next transient_max commits.
             e = _return_within(f, c, bounds, config) or e
-        if c.kind == "transient" or e - c.index > config.transient_max or e >= f.n:
+        # A return resting on the newest commit alone is not yet a return (it may be that commit's outlier).
+        if c.kind == "transient" or e - c.index > config.transient_max or e >= f.n - 1:
             out.append(c)
             continue
         stop = min([b for b in ends if b > e] + [f.n, e + config.local_window])
