@@ -320,3 +320,14 @@ def test_a_return_resting_on_the_newest_commit_alone_is_not_yet_a_return():
 
     found = detect([6.17, 6.22, 6.26, 7.23, 7.33, 7.18, 6.67])
     assert [(c.index, c.kind) for c in found if c.kind != "improvement"] == [(3, "regression")]
+
+
+@pytest.mark.parametrize("values", [
+    [0.75, 0.73, 0.82, 0.80, 1.29, 1.24, 1.26, 1.26, 1.28, 0.77, 0.74, 0.75, 0.75, 0.73, 0.73],
+    [0.77, 1.16, 0.75, 0.76, 1.29, 1.22, 1.25, 1.23, 1.23, 0.73, 0.71, 0.71, 0.77, 0.72, 0.76]])
+def test_a_step_is_not_lost_to_a_neighbour_that_was_itself_dropped(values):
+    # Two fresh-clone runs of the adopter history: a noisy reading cut the first segment short, the +65 % step
+    # was judged on two points before it and dropped, and only its fix was reported.
+    from mdperf.regressions.detector import detect
+
+    assert [(c.index, c.kind) for c in detect(values)] == [(4, "regression"), (9, "improvement")]

@@ -442,10 +442,30 @@ def likeliest_place(y: np.ndarray, edges: list[int], b: int, radius: int, window
 
 def place(f: Fit, higher_is_better: bool, config: DetectorConfig) -> list[Change]:
     """Each change point of the segmentation, moved to its strongest jump (AR(1) noise) or likeliest place
-    (independent noise), and kept if large and significant enough."""
-    edges = [0, *f.bkps, f.n]
+    (independent noise), and kept if large and significant enough.  A change point dropped only because a
+    neighbour that was itself dropped cut its side short is judged again between the kept ones."""
+    changes = _place(f, f.bkps, higher_is_better, config)
+    kept = {c.index for c in changes}
+    if len(kept) == len(f.bkps):
+        return changes
+    for b in f.bkps:
+        if any(abs(b - k) <= config.refine for k in kept):
+            continue
+        around = sorted(kept | {b})
+        c = next((c for c in _place(f, around, higher_is_better, config, only=b)), None)
+        if c is not None:
+            changes.append(c)
+            kept.add(c.index)
+    return sorted(changes, key=lambda c: c.index)
+
+
+def _place(f: Fit, bkps: list[int], higher_is_better: bool, config: DetectorConfig,
+           only: int | None = None) -> list[Change]:
+    edges = [0, *bkps, f.n]
     changes = []
-    for i, b in enumerate(f.bkps):
+    for i, b in enumerate(bkps):
+        if only is not None and b != only:
+            continue
         lo, hi = max(edges[i], b - config.window), min(edges[i + 2], b + config.window)
         if config.refine and f.phi > 0:
             # The span stays fixed while the boundary moves, so the z-scores compare like with like.
