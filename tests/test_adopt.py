@@ -193,7 +193,10 @@ def test_the_nightlys_steps_in_order_over_a_bare_remote(adopted, tmp_path):
         pytest.skip(f"the machine was busy while the history was measured: {summary.stdout.splitlines()[2:5]}")
     if summary.returncode != 1 and stall_the_guard_missed(adopted):
         pytest.skip(f"a stall the guard did not see: {stall_the_guard_missed(adopted)}")
-    if summary.returncode != 1 and guard_busy(adopted):
+    body_path = issues / f"regression-{adopted['slow']}.md"
+    named = body_path.exists() and "track_latency_p50_ms" in body_path.read_text()
+    if (summary.returncode != 1 or not named) and guard_busy(adopted):
+        # The step time's points were marked noisy: weaker evidence, to watch, not in the night's issue.
         pytest.skip(f"the machine was busy while the history was measured ({guard_busy(adopted)})")
     assert summary.returncode == 1, summary.stdout + summary.stderr  # a new confirmed regression
     index = json.loads((clone / ".asv" / "html" / "index.json").read_text())
