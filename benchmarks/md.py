@@ -3,6 +3,7 @@
 
 import os
 
-os.environ.setdefault("MDPERF_PYPROJECT", os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
-                                                       "pyproject.toml"))
+_HERE = os.path.dirname(os.path.abspath(__file__))
+os.environ.setdefault("MDPERF_PYPROJECT", os.path.join(_HERE, os.pardir, "pyproject.toml"))
+os.environ.setdefault("MDPERF_SUITE_DIR", _HERE)  # its modules (a factory written for mdperf) import everywhere
 from mdperf.suite.benchmarks import *  # noqa: E402,F401,F403

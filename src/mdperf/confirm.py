@@ -271,8 +271,9 @@ def run_wide_verdicts(targets_: list[Target], found: list[dict]) -> list[dict]:
 
 
 def environment_python(setup: AsvSetup) -> Path:
-    for info in sorted(setup.env_dir.glob("*/asv-env-info.json")):
-        py = info.parent / "bin" / "python"
+    """The Python of a live benchmark environment (one of the current matrix, never a stale one)."""
+    for env in setup.environments()[0]:
+        py = env / "bin" / "python"
         if py.exists():
             return py
     raise UserError(f"no benchmark environment under {setup.env_dir}: run `mdperf track` first")
@@ -307,12 +308,11 @@ def build(setup: AsvSetup, python: Path, commit: str, where: Path, log: Path) ->
 
 def measure_once(python: Path, site: Path, case: tuple[str, int, str], profile: dict) -> dict:
     """One measurement of the case in a fresh process of the environment's Python, the commit's package first."""
-    from .suite.benchmarks import _CHILD
+    from .suite.benchmarks import _CHILD, child_args
 
     calculator, atoms, device = case
-    args = {"calculator": calculator, "system": profile["system"], "atoms": atoms, "steps": profile["steps"],
-            "device": device, "warmup": profile["warmup"], "protocol": profile["protocol"],
-            "dtype": profile["dtype"]}
+    args = child_args(calculator, atoms, device)
+    args.update({k: profile[k] for k in ("system", "steps", "warmup", "protocol", "dtype")})
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
     with tempfile.TemporaryDirectory(prefix="mdperf-confirm-") as tmp:
         out = Path(tmp) / "result.json"

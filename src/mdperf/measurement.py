@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Callable
 
 import numpy as np
@@ -101,13 +101,29 @@ class Case:
     temperature_k: float
     seed: int
     energy_interval: int
+    calc_options: dict[str, Any] = field(default_factory=dict)  # the calculator's own keywords (a cutoff, a model)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Case":
-        return cls(**{f.name: d[f.name] for f in fields(cls)})
+        return cls(**{f.name: d[f.name] for f in fields(cls)
+                      if f.name in d or (f.default is MISSING and f.default_factory is MISSING)})
+
+    @property
+    def label(self) -> str:
+        """The calculator with its options, as shown and as the suite's parameter: ``mycalc:Calc[cutoff=5.0]``."""
+        return calculator_label(self.calculator, self.calc_options)
+
+
+def calculator_label(calculator: str, options: dict[str, Any] | None) -> str:
+    """A calculator and its options as one name; a changed option is another series, never compared with the old."""
+    if not options:
+        return calculator
+    import json
+
+    return calculator + "[" + ",".join(f"{k}={json.dumps(v, sort_keys=True)}" for k, v in sorted(options.items())) + "]"
 
 
 @dataclass
@@ -130,7 +146,8 @@ class PreparedCase:
 
 def describe_case(calculator: str, system: str, atoms: int, steps: int, *, protocol: str = "nve",
                   device: str = "cpu", dtype: str | None = None, warmup: int = 20, timestep_fs: float | None = None,
-                  temperature_k: float | None = None, seed: int = 0, energy_interval: int = 10) -> Case:
+                  temperature_k: float | None = None, seed: int = 0, energy_interval: int = 10,
+                  calc_options: dict[str, Any] | None = None) -> Case:
     """Check the arguments (bad input raises UserError) and resolve their defaults into the case."""
     validate_case(device, steps, warmup, protocol, energy_interval)
     if dtype is not None and dtype not in DTYPES:
@@ -141,11 +158,13 @@ def describe_case(calculator: str, system: str, atoms: int, steps: int, *, proto
         raise UserError(f"temperature must be a finite number >= 0 K, got {temperature_k}")
     spec = systems.get_system(system)
     entry = calculators.resolve(calculator)
+    if calc_options or entry.origin != "built-in":  # an option it does not take, a keyword it needs: bad input now
+        calculators.check_options(calculator, entry.load_factory(), calc_options or {})
     return Case(calculator=calculator, system=system, atoms_requested=atoms, atoms=systems.atom_count(system, atoms),
                 protocol=protocol, device=device, dtype=entry.effective_dtype(dtype), steps=steps, warmup=warmup,
                 timestep_fs=spec.timestep_fs if timestep_fs is None else float(timestep_fs),
                 temperature_k=spec.temperature_k if temperature_k is None else float(temperature_k), seed=seed,
-                energy_interval=energy_interval)
+                energy_interval=energy_interval, calc_options=dict(calc_options or {}))
 
 
 def prepare(case: Case) -> PreparedCase:
@@ -164,7 +183,7 @@ def prepare(case: Case) -> PreparedCase:
     _sync(gpu)
     # Cold start: build the calculator (model load) and its first evaluation (compile, first neighbour list).
     t0 = time.perf_counter()
-    calc = entry.create(device=case.device, dtype=case.dtype, system=spec)
+    calc = entry.create(device=case.device, dtype=case.dtype, system=spec, options=case.calc_options)
     t1 = time.perf_counter()
     structure.calc = calc
     forces = structure.get_forces()
@@ -197,6 +216,7 @@ def measure(
     blowup_ev_per_atom: float = 1.0,
     progress: Callable[[int, int], None] | None = None,
     repo: str = ".",
+    calc_options: dict[str, Any] | None = None,
 ) -> MeasureResult:
     """Measure one case and return its result; bad input raises :class:`~mdperf.errors.UserError`.
 
@@ -205,7 +225,7 @@ def measure(
     """
     case = describe_case(calculator, system, atoms, steps, protocol=protocol, device=device, dtype=dtype,
                          warmup=warmup, timestep_fs=timestep_fs, temperature_k=temperature_k, seed=seed,
-                         energy_interval=energy_interval)
+                         energy_interval=energy_interval, calc_options=calc_options)
     return measure_case(case, blowup_ev_per_atom=blowup_ev_per_atom, progress=progress, repo=repo)
 
 

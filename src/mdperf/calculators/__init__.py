@@ -10,7 +10,9 @@ import importlib
 import importlib.metadata
 import importlib.util
 import inspect
+import os
 import re
+import sys
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -22,11 +24,12 @@ from .interface import ValidationReport, validate_calculator
 
 __all__ = [
     "CalculatorEntry", "Availability", "REGISTRY", "resolve", "available_names", "create",
-    "validate_calculator", "ValidationReport", "Unsupported",
+    "validate_calculator", "ValidationReport", "Unsupported", "CalculatorError", "check_options", "called",
+    "add_search_path",
 ]
 
 ENTRY_POINT_GROUP = "mdperf.calculators"
-_SPEC = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$")
+_SPEC = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 
 
 @dataclass(frozen=True)
@@ -74,32 +77,101 @@ class CalculatorEntry:
         """The dtype a case runs in: the one asked for, else the entry's default (its first)."""
         return dtype or self.dtypes[0]
 
-    def create(self, *, device: str = "cpu", dtype: str | None = None, system: System | None = None) -> Calculator:
-        """Build the calculator, passing only the keyword arguments its factory accepts."""
+    def create(self, *, device: str = "cpu", dtype: str | None = None, system: System | None = None,
+               options: dict[str, Any] | None = None) -> Calculator:
+        """Build the calculator.  ``device``, ``dtype`` and ``system`` are passed only where the factory (a function
+        or a calculator class) names them — ``dtype`` as a ``torch.dtype`` where it expects one — and ``options``
+        as given; an error names what was passed."""
         factory = self.load_factory()
         dtype = self.effective_dtype(dtype)
         if dtype not in self.dtypes:
             raise Unsupported(f"{self.name} runs in {', '.join(self.dtypes)}, not {dtype}")
-        offered: dict[str, Any] = {"device": device, "dtype": dtype, "system": system}
-        try:
-            params = inspect.signature(factory).parameters
-        except (TypeError, ValueError):
-            params = {}
-        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-            kwargs = offered
-        else:
-            kwargs = {k: v for k, v in offered.items() if k in params}
-        if "device" not in kwargs and device != "cpu":
-            raise Unsupported(f"{self.name}'s factory takes no device argument, so it runs on the CPU only")
-        if "dtype" not in kwargs and dtype != self.dtypes[0]:
-            raise Unsupported(f"{self.name}'s factory takes no dtype argument, so it runs in {self.dtypes[0]} only")
+        params = _parameters(factory)
+        kwargs: dict[str, Any] = {}
+        if "device" in params:
+            kwargs["device"] = device
+        elif device != "cpu":
+            raise Unsupported(f"{self.name} takes no device argument, so it runs on the CPU only")
+        if "dtype" in params:
+            kwargs["dtype"] = _dtype_argument(params["dtype"], dtype)
+        elif dtype != self.dtypes[0]:
+            raise Unsupported(f"{self.name} takes no dtype argument, so it runs in {self.dtypes[0]} only")
+        if "system" in params:
+            kwargs["system"] = system
+        check_options(self.name, factory, options or {})
+        kwargs.update(options or {})
         try:
             calc = factory(**kwargs)
+        except Unsupported:
+            raise
         except SystemExit as exc:  # a plug-in must not end mdperf (and with it the measurement) silently
             raise RuntimeError(f"{self.name}'s factory called sys.exit({exc.code!r})") from None
+        except Exception as exc:
+            raise CalculatorError(f"{called(self.name, kwargs)} raised {type(exc).__name__}: {exc}") from exc
         if not isinstance(calc, Calculator):
-            raise TypeError(f"{self.name}: factory returned {type(calc).__name__}, not an ASE Calculator")
+            raise TypeError(f"{called(self.name, kwargs)} returned {type(calc).__name__}, not an ASE Calculator")
         return calc
+
+
+RESERVED_OPTIONS = ("device", "dtype", "system")  # set by the case (--device, --dtype, --system), never options
+
+
+class CalculatorError(RuntimeError):
+    """The factory (or the class's constructor) raised: the message names what mdperf passed it."""
+
+
+def called(name: str, kwargs: dict[str, Any]) -> str:
+    """``name(device='cpu', dtype=torch.float64, cutoff=5.0)``: the call mdperf made, for error messages."""
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+
+
+def _parameters(factory: Callable[..., Any]) -> dict[str, inspect.Parameter]:
+    """The keyword parameters a factory or calculator class names (``**kwargs`` itself left out: mdperf never
+    passes ``device``, ``dtype`` or ``system`` through it)."""
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {n: p for n, p in params.items()
+            if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
+
+
+def _takes_any(factory: Callable[..., Any]) -> bool:
+    try:
+        return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(factory).parameters.values())
+    except (TypeError, ValueError):
+        return True
+
+
+def _dtype_argument(param: inspect.Parameter, dtype: str) -> Any:
+    """``dtype`` as the factory expects it: a ``torch.dtype`` when its annotation or default is one, else the
+    name ("float64")."""
+    annotation, default = param.annotation, param.default
+    wants_torch = "torch.dtype" in (annotation if isinstance(annotation, str) else repr(annotation))
+    if not wants_torch and default is not inspect.Parameter.empty:
+        wants_torch = type(default).__module__ == "torch" and type(default).__name__ == "dtype"
+    if not wants_torch:
+        return dtype
+    import torch
+
+    return getattr(torch, dtype)
+
+
+def check_options(name: str, factory: Callable[..., Any], options: dict[str, Any]) -> None:
+    """UserError for an option the factory does not take, or one the case itself sets."""
+    for key in options:
+        if key in RESERVED_OPTIONS:
+            raise UserError(f"{name}: {key} is set by the case (--{key}), not as an option")
+    params = _parameters(factory)
+    unknown = [k for k in options if k not in params]
+    if unknown and not _takes_any(factory):
+        takes = ", ".join(p for p in params if p not in RESERVED_OPTIONS) or "none"
+        raise UserError(f"{name} takes no option {unknown[0]!r}; the options it takes: {takes}")
+    missing = [n for n, p in params.items() if p.default is inspect.Parameter.empty and n not in RESERVED_OPTIONS
+               and n not in options]
+    if missing:
+        raise UserError(f"{name} needs {', '.join(missing)}: give --calc-option {missing[0]}=VALUE "
+                        "(or options in [tool.mdperf.suite])")
 
 
 def _torch_lj(device: str = "cpu", dtype: str = "float64", system: System | None = None) -> Calculator:
@@ -148,31 +220,48 @@ REGISTRY: dict[str, CalculatorEntry] = {
 }
 
 
+SEARCH_PATH_ENV = "PYTHONPATH"
+
+
+def add_search_path(folder: str | os.PathLike[str]) -> None:
+    """Make modules in ``folder`` (the suite's benchmark folder, where a factory written for mdperf lives)
+    importable here and in every process started from here: appended to ``sys.path`` and to ``PYTHONPATH``, after
+    the installed packages, so that it never shadows the measured commit's own package."""
+    folder = os.path.abspath(folder)
+    if folder not in sys.path:
+        sys.path.append(folder)
+    parts = [p for p in os.environ.get(SEARCH_PATH_ENV, "").split(os.pathsep) if p]
+    if folder not in parts:
+        os.environ[SEARCH_PATH_ENV] = os.pathsep.join([*parts, folder])
+
+
 def _import_spec(spec: str) -> Callable[..., Calculator]:
     if not _SPEC.match(spec):
         raise UserError(f"malformed calculator spec {spec!r}; expected package.module:function")
     module_name, func_name = spec.split(":")
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:  # ImportError, or any error the package raises while importing
+    except ModuleNotFoundError as exc:  # the spec's own module absent, or a dependency of it
         raise FactoryError(f"cannot import {module_name!r} for calculator spec {spec!r}: "
-                           f"{type(exc).__name__}: {exc}") from None
-    func = getattr(module, func_name, None)
+                           f"{type(exc).__name__}: {exc}", missing=exc.name or "", module=module_name) from None
+    except Exception as exc:  # any error the package raises while importing
+        raise FactoryError(f"cannot import {module_name!r} for calculator spec {spec!r}: "
+                           f"{type(exc).__name__}: {exc}", module=module_name) from None
+    func: Any = module
+    for part in func_name.split("."):  # a function, a class, or a class's classmethod (Class.from_options)
+        func = getattr(func, part, None)
     if not callable(func):
-        raise FactoryError(f"{module_name!r} has no callable {func_name!r} (calculator spec {spec!r})")
+        raise FactoryError(f"{module_name!r} has no callable {func_name!r} (calculator spec {spec!r})",
+                           module=module_name, absent=func_name)
     return func
 
 
 def supports(factory: Callable[..., Calculator]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(devices, dtypes) a plug-in factory can be asked for: without a ``device`` argument it runs on the CPU
-    only, without a ``dtype`` argument in float64 only."""
-    try:
-        params = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        params = {}
-    anything = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    devices = ("cpu", "cuda") if anything or "device" in params else ("cpu",)
-    dtypes = ("float64", "float32") if anything or "dtype" in params else ("float64",)
+    """(devices, dtypes) a plug-in factory can be asked for: without a ``device`` parameter it runs on the CPU
+    only, without a ``dtype`` parameter in float64 only (``**kwargs`` is not read as either)."""
+    params = _parameters(factory)
+    devices = ("cpu", "cuda") if "device" in params else ("cpu",)
+    dtypes = ("float64", "float32") if "dtype" in params else ("float64",)
     return devices, dtypes
 
 
@@ -217,5 +306,6 @@ def resolve(name: str) -> CalculatorEntry:
     raise UserError(f"unknown calculator {name!r}; valid: {', '.join(entries)} or package.module:function")
 
 
-def create(name: str, *, device: str = "cpu", dtype: str | None = None, system: System | None = None) -> Calculator:
-    return resolve(name).create(device=device, dtype=dtype, system=system)
+def create(name: str, *, device: str = "cpu", dtype: str | None = None, system: System | None = None,
+           options: dict[str, Any] | None = None) -> Calculator:
+    return resolve(name).create(device=device, dtype=dtype, system=system, options=options)

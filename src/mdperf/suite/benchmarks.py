@@ -23,20 +23,34 @@ from mdperf.suite.config import PROFILE_ENV, PYPROJECT_ENV, load
 
 __all__ = ["Energy", "GpuMemory", "Guard", "Latency", "Memory", "Reference", "Step"]
 
-CONFIG = load(os.environ.get(PYPROJECT_ENV) or os.path.join(os.getcwd(), "pyproject.toml"),
-              os.environ.get(PROFILE_ENV) or None)
-PROFILE_NAME = CONFIG.profile
-PROFILE = {"calculator": list(CONFIG.calculators), "atoms": list(CONFIG.atoms), "device": list(CONFIG.devices),
+_PYPROJECT = os.environ.get(PYPROJECT_ENV) or os.path.join(os.getcwd(), "pyproject.toml")
+CONFIG = load(_PYPROJECT, os.environ.get(PROFILE_ENV) or None)
+try:  # the benchmark folder's modules (a factory written for mdperf) importable here and in every child
+    from mdperf.calculators import add_search_path
+    from mdperf.suite.config import SUITE_DIR_ENV, suite_dir
+
+    SUITE_DIR = os.environ.get(SUITE_DIR_ENV) or str(suite_dir(_PYPROJECT))
+    add_search_path(SUITE_DIR)
+    LABELS = CONFIG.by_label()
+except ImportError:  # an mdperf older than factories beside the suite
+    LABELS = {}
+PROFILE = {"calculator": [CONFIG.label(c) if LABELS else c for c in CONFIG.calculators], "atoms": list(CONFIG.atoms), "device": list(CONFIG.devices),
            "system": CONFIG.system, "steps": CONFIG.steps, "warmup": CONFIG.warmup, "protocol": CONFIG.protocol,
-           "dtype": CONFIG.dtype, "reference": CONFIG.reference}
+           "dtype": CONFIG.dtype, "reference": CONFIG.label(CONFIG.reference) if LABELS and CONFIG.reference
+           else CONFIG.reference}
 PARAMS = [PROFILE["calculator"], PROFILE["atoms"], PROFILE["device"]]
 PARAM_NAMES = ["calculator", "atoms", "device"]
+
+
+def _named(label):
+    """A parameter value (the calculator's label) to its calculator and options."""
+    return LABELS.get(label, (label, {}))
 
 
 def _skip_reason_too_big(calculator, atoms, device):
     # The slow CPU references (EMT: ~0.3 s per step at 2,000 Cu atoms here) only at small sizes: at large ones
     # they would take the whole time budget and say nothing new.
-    return CONFIG.skip_reason(calculator, atoms, device)
+    return CONFIG.skip_reason(_named(calculator)[0], atoms, device)
 
 
 def _older_mdperf(exc):
@@ -65,13 +79,27 @@ def _case(calculator, atoms, device):
         raise NotImplementedError(reason)
     from mdperf.errors import FactoryError, UserError
 
+    name, options = _named(calculator)
+    extra = {"calc_options": options} if options else {}
     try:
-        return describe_case(calculator, PROFILE["system"], atoms, PROFILE["steps"], device=device,
-                             warmup=PROFILE["warmup"], protocol=PROFILE["protocol"], dtype=PROFILE["dtype"])
+        return describe_case(name, PROFILE["system"], atoms, PROFILE["steps"], device=device,
+                             warmup=PROFILE["warmup"], protocol=PROFILE["protocol"], dtype=PROFILE["dtype"], **extra)
     except FactoryError as exc:  # the calculator's package does not import here: every case fails, with why
-        raise RuntimeError(f"the benchmark environment is broken: {exc}") from exc
+        raise RuntimeError(_factory_failure(exc)) from exc
     except UserError as exc:  # e.g. CUDA asked for on a machine without it
         raise NotImplementedError(str(exc))
+
+
+def _factory_failure(exc):
+    """Why a calculator's factory cannot be imported: absent at this commit, or a broken environment."""
+    if getattr(exc, "spec_absent", False):
+        return f"this commit has no {exc.module}{':' + exc.absent if exc.absent else ''}: {exc}"
+    missing = getattr(exc, "missing", "")
+    if missing:
+        return (f"the benchmark environment is broken: it lacks {missing.split('.')[0]} ({exc}); add "
+                f'"{missing.split(".")[0]}": "" to matrix.req in asv.conf.json (mdperf init --force reads your '
+                "package's dependencies)")
+    return f"the benchmark environment is broken: {exc}"
 
 
 # Run in a fresh Python process per case (``python -c``): the argument is the case as JSON, the answer is
@@ -80,7 +108,7 @@ _CHILD = """
 import json, sys
 from mdperf import measure
 a = json.loads(sys.argv[1])
-extra = {k: a[k] for k in ("protocol", "dtype") if a.get(k)}
+extra = {k: a[k] for k in ("protocol", "dtype", "calc_options") if a.get(k)}
 r = measure(a["calculator"], a["system"], a["atoms"], a["steps"], device=a["device"], warmup=a["warmup"], **extra)
 out = {"status": r.status, "reason": r.reason, "atoms": r.case.get("atoms"),
        "metrics": {k: m.value if m.status == "ok" else None for k, m in r.metrics.items()},
@@ -107,6 +135,17 @@ def _measure_in_child(args):
     return {"status": "error", "reason": f"measurement process exited with code {proc.returncode}: {last}"}
 
 
+def child_args(calculator, atoms, device, steps=None, warmup=None):
+    """The measuring child's case for a parameter value (mdperf confirm measures with the same)."""
+    name, options = _named(calculator)
+    args = {"calculator": name, "system": PROFILE["system"], "atoms": atoms, "steps": steps or PROFILE["steps"],
+            "device": device, "warmup": PROFILE["warmup"] if warmup is None else warmup,
+            "protocol": PROFILE["protocol"], "dtype": PROFILE["dtype"]}
+    if options:
+        args["calc_options"] = options
+    return args
+
+
 def measure_case(calculator, atoms, device, steps=None, warmup=None, retry_noisy=True):
     """One mdperf measurement in its own process, with the noisy-machine guard around it.
 
@@ -117,10 +156,7 @@ def measure_case(calculator, atoms, device, steps=None, warmup=None, retry_noisy
     OOM killer) becomes an error result instead of ending the others.  A case the guard finds noisy
     (mdperf.guard) is measured once more; the second result is kept, marked if it is noisy too.
     """
-    args = {"calculator": calculator, "system": PROFILE["system"], "atoms": atoms,
-            "steps": steps or PROFILE["steps"], "device": device,
-            "warmup": PROFILE["warmup"] if warmup is None else warmup, "protocol": PROFILE["protocol"],
-            "dtype": PROFILE["dtype"]}
+    args = child_args(calculator, atoms, device, steps, warmup)
     try:
         from mdperf import guard
     except ImportError:  # an mdperf older than the guard: measured without it

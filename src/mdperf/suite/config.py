@@ -34,7 +34,8 @@ PROFILE_ENV = "MDPERF_PROFILE"  # which profile the suite measures (mdperf track
 PYPROJECT_ENV = "MDPERF_PYPROJECT"  # where the suite reads its cases (the thin benchmarks file sets it)
 DEFAULT_PROFILE = "default"
 
-_KEYS = {"calculators", "system", "atoms", "devices", "dtype", "steps", "warmup", "protocol", "reference",
+SUITE_DIR_ENV = "MDPERF_SUITE_DIR"  # the benchmark folder (the thin benchmarks file sets it): its modules are importable
+_KEYS = {"options", "calculators", "system", "atoms", "devices", "dtype", "steps", "warmup", "protocol", "reference",
          "reference_max_atoms", "max_atoms", "cpu_max_atoms", "profiles"}
 CPU_REFERENCES = ("emt", "ase-lj")  # slow pure-Python references: only up to reference_max_atoms
 
@@ -57,6 +58,19 @@ class SuiteConfig:
     cpu_max_atoms: dict[str, int] = field(default_factory=dict)
     profile: str = DEFAULT_PROFILE
     profiles: tuple[str, ...] = (DEFAULT_PROFILE,)
+    # Per calculator, the keywords its factory or class is called with (a cutoff, a model path); part of the case:
+    # the suite's parameter is the calculator's label with them (mdperf.measurement.calculator_label).
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def label(self, calculator: str) -> str:
+        from ..measurement import calculator_label
+
+        return calculator_label(calculator, self.options.get(calculator))
+
+    def by_label(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """The suite's parameter values (labels), each to its calculator and options; the reference included."""
+        names = [*self.calculators, *([self.reference] if self.reference else [])]
+        return {self.label(n): (n, dict(self.options.get(n, {}))) for n in dict.fromkeys(names)}
 
     def skip_reason(self, calculator: str, atoms: int, device: str = "cpu") -> str | None:
         """Why a case of the profile is not run (its size), or None."""
@@ -90,6 +104,8 @@ class SuiteConfig:
             t["max_atoms"] = dict(self.max_atoms)
         if self.cpu_max_atoms:
             t["cpu_max_atoms"] = dict(self.cpu_max_atoms)
+        if self.options:
+            t["options"] = {k: dict(v) for k, v in self.options.items()}
         return t
 
 
@@ -164,6 +180,15 @@ def from_table(table: dict[str, Any], profile: str | None = None, where: str = "
             kind = "positive integers" if least else "whole numbers >= 0"
             raise UserError(f"{where}: {key} must map calculator names to {kind}, got {cap!r}")
         caps[key] = dict(cap)
+    options = values.get("options", {}) or {}
+    if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
+        raise UserError(f"{where}: options must map calculator names to tables of keywords, got {options!r}")
+    from ..calculators import RESERVED_OPTIONS
+
+    for calc, opts in options.items():
+        reserved = sorted(set(opts) & set(RESERVED_OPTIONS))
+        if reserved:
+            raise UserError(f"{where}: options.{calc}: {reserved[0]} is set by the suite's own key, not an option")
     for key in ("system", "protocol", "dtype", "reference"):
         if key in values and not isinstance(values[key], str):
             raise UserError(f"{where}: {key} must be a string, got {values[key]!r}")
@@ -173,7 +198,25 @@ def from_table(table: dict[str, Any], profile: str | None = None, where: str = "
         protocol=str(values.get("protocol", "nve")), dtype=values.get("dtype"), reference=values.get("reference"),
         reference_max_atoms=integer("reference_max_atoms", None, 1), max_atoms=caps["max_atoms"],
         cpu_max_atoms=caps["cpu_max_atoms"], profile=profile,
-        profiles=names)
+        profiles=names, options={k: dict(v) for k, v in options.items()})
+
+
+def suite_dir(pyproject: str | Path) -> Path:
+    """The benchmark folder of the repository whose pyproject.toml this is: asv.conf.json's ``benchmark_dir``,
+    else ``benchmarks`` beside it.  Its modules are importable in every process mdperf and asv start."""
+    root = Path(pyproject).resolve().parent
+    conf = root / "asv.conf.json"
+    name = "benchmarks"
+    if conf.exists():
+        import json
+        import re
+
+        try:  # asv's JSON allows // comments
+            text = re.sub(r"^\s*//.*$", "", conf.read_text(), flags=re.M)
+            name = str(json.loads(text).get("benchmark_dir") or name)
+        except (OSError, ValueError):
+            pass
+    return root / name
 
 
 def load(pyproject: str | Path, profile: str | None = None) -> SuiteConfig:

@@ -20,16 +20,35 @@ from .config import load
 VALIDATION_ATOMS = 32  # small: the contract's finite-difference check evaluates it many times
 
 
-def problems(pyproject: str | Path, profile: str | None) -> list[str]:
+def problems(pyproject: str | Path, profile: str | None, benchmark_environment: bool = False) -> list[str]:
+    """The configured calculators' breaches of the contract.  In mdperf's own interpreter a dependency of the
+    calculator's package that is not installed here is no problem (the benchmark environment is what must have
+    it, and is checked once it exists); in a benchmark environment it is, with the fix."""
     from .. import calculators, systems
     from ..calculators.interface import validate_calculator
-    from ..errors import Unsupported, UserError
+    from ..errors import FactoryError, Unsupported, UserError
+    from .config import suite_dir
 
     cfg = load(pyproject, profile)
+    calculators.add_search_path(suite_dir(pyproject))
     found = []
     for name in dict.fromkeys([*cfg.calculators, *([cfg.reference] if cfg.reference else [])]):
+        options = cfg.options.get(name, {})
         try:
             entry = calculators.resolve(name)
+            if entry.origin != "built-in" or options:
+                calculators.check_options(name, entry.load_factory(), options)
+        except FactoryError as exc:
+            if exc.missing and not exc.spec_absent and not benchmark_environment:
+                continue  # a dependency mdperf's interpreter need not have
+            if exc.missing and benchmark_environment and not exc.spec_absent:
+                top = exc.missing.split(".")[0]
+                found.append(f"{name}: the benchmark environment lacks {top} ({exc}); add \"{top}\": \"\" to "
+                             "matrix.req in asv.conf.json, or run `mdperf init --force`, which reads your package's "
+                             "dependencies from its metadata")
+            else:
+                found.append(f"{name}: {exc}")
+            continue
         except UserError as exc:
             found.append(f"{name}: {exc}")
             continue
@@ -40,11 +59,20 @@ def problems(pyproject: str | Path, profile: str | None) -> list[str]:
                 continue
             try:
                 atoms = systems.build(cfg.system, max(VALIDATION_ATOMS, systems.get_system(cfg.system).min_atoms))
-                calc = entry.create(device=device, dtype=cfg.dtype, system=systems.get_system(cfg.system))
+                calc = entry.create(device=device, dtype=cfg.dtype, system=systems.get_system(cfg.system),
+                                    options=options)
                 report = validate_calculator(calc, atoms)
             except Unsupported:
                 continue
+            except ModuleNotFoundError as exc:  # imported lazily by the factory: as above
+                if benchmark_environment:
+                    found.append(f"{name} on {device}: the benchmark environment lacks {exc.name}; add "
+                                 f"\"{(exc.name or '').split('.')[0]}\": \"\" to matrix.req in asv.conf.json")
+                continue
             except Exception as exc:  # anything the user's factory raises is what we are here to catch
+                cause = exc.__cause__
+                if isinstance(cause, ModuleNotFoundError) and not benchmark_environment:
+                    continue
                 found.append(f"{name} on {device}: {type(exc).__name__}: {exc}")
                 continue
             if not report.ok:
@@ -57,7 +85,8 @@ def in_child(repo: Path, pyproject: Path, profile: str, timeout_s: float = 600, 
     benchmark environment's) that imports the repository's working tree first."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(repo / "src"), str(repo), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    p = subprocess.run([python or sys.executable, "-m", "mdperf.suite.validate", str(pyproject), profile],
+    where = ["--benchmark-environment"] if python else []
+    p = subprocess.run([python or sys.executable, "-m", "mdperf.suite.validate", str(pyproject), profile, *where],
                        capture_output=True, text=True, env=env, cwd=repo, timeout=timeout_s)
     try:
         return list(json.loads(p.stdout.strip().splitlines()[-1]))
@@ -70,6 +99,6 @@ if __name__ == "__main__":
     from ..errors import UserError
 
     try:
-        print(json.dumps(problems(sys.argv[1], sys.argv[2])))
+        print(json.dumps(problems(sys.argv[1], sys.argv[2], "--benchmark-environment" in sys.argv[3:])))
     except UserError as exc:
         print(json.dumps([str(exc)]))
