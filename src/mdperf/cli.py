@@ -55,6 +55,44 @@ def _case_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", metavar="FILE", help="write the full result (samples included) as JSON; - for stdout")
     p.add_argument("--plot", metavar="DIR", default=None, help="draw the figures (PNG and SVG) into DIR")
+    _calc_option_arg(p)
+
+
+def _calc_option_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--calc-option", action="append", default=[], metavar="[CALC.]KEY=VALUE",
+                   help="a keyword for the calculator's factory or class (repeatable; VALUE a TOML/JSON literal, "
+                        "else a string); with several calculators prefix the one it is for: mycalc:Calc.cutoff=5.0")
+
+
+def parse_calc_options(pairs: Sequence[str], calcs: Sequence[str]) -> dict[str, dict[str, object]]:
+    """``--calc-option`` values, per calculator; UserError for a malformed one."""
+    import re
+    import tomllib
+
+    out: dict[str, dict[str, object]] = {}
+    for pair in pairs:
+        left, eq, raw = pair.partition("=")
+        if not eq or not left:
+            raise UserError(f"--calc-option {pair!r}: expected [CALC.]KEY=VALUE")
+        calc, _, key = left.rpartition(".")
+        if not calc:
+            if len(calcs) != 1:
+                raise UserError(f"--calc-option {pair!r}: with several calculators say which one it is for: "
+                                f"--calc-option CALC.{left}=VALUE (CALC one of {', '.join(calcs)})")
+            calc = calcs[0]
+        elif calc not in calcs:
+            raise UserError(f"--calc-option {pair!r}: {calc!r} is not one of the calculators ({', '.join(calcs)})")
+        if not re.fullmatch(r"[A-Za-z_]\w*", key):
+            raise UserError(f"--calc-option {pair!r}: {key!r} is not a keyword name")
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except (tomllib.TOMLDecodeError, ValueError):
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                value = raw  # a bare word: a string (a model path, a device name)
+        out.setdefault(calc, {})[key] = value
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     sca.add_argument("--warmup", type=int, default=10)
     sca.add_argument("--device", default="cpu")
     sca.add_argument("--out", default="mdperf-scaling", help="folder for the figure, table and JSON")
+    _calc_option_arg(sca)
     ini = sub.add_parser("init", help="make a repository trackable: asv.conf.json, benchmarks/md.py, [tool.mdperf.suite]")
     ini.add_argument("--repo", default=".", help="the repository (default: the current one)")
     ini.add_argument("--calc", nargs="+", default=None, metavar="CALC",
@@ -93,7 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     ini.add_argument("--steps", type=int, default=None, help="timed MD steps per case (default: 300)")
     ini.add_argument("--warmup", type=int, default=None, help="warm-up steps (default: 20)")
     ini.add_argument("--reference", default=None, help="a reference calculator (the teacher): speed-ups against it")
+    _calc_option_arg(ini)
     ini.add_argument("--force", action="store_true", help="overwrite existing files and [tool.mdperf.suite]")
+    ini.add_argument("--wrap", action="store_true",
+                     help="write benchmarks/mdperf_factory.py, a factory beside the suite that calls the one --calc "
+                          "class (yours to edit: the same for every commit of the history)")
+    ini.add_argument("--no-probe", action="store_true",
+                     help="do not time one step of each case to estimate the time per commit")
     ini.add_argument("--mdperf-requirement", default=None, metavar="REQ",
                      help="how the workflows install mdperf (default: mdperf==<this version>; e.g. a git URL)")
     trk = sub.add_parser("track", help="run the asv suite over commits and publish the site")
@@ -200,8 +245,9 @@ def _measure(args: argparse.Namespace, calc: str, console: Console, isolated: bo
 
     case = describe_case(calc, args.system, args.atoms, args.steps, protocol=args.protocol, device=args.device,
                          dtype=args.dtype, warmup=args.warmup, timestep_fs=args.timestep_fs,
-                         temperature_k=args.temperature_k, seed=args.seed)
-    update, close = _progress_callback(console, f"{calc} on {args.system}")
+                         temperature_k=args.temperature_k, seed=args.seed,
+                         calc_options=getattr(args, "options", {}).get(calc))
+    update, close = _progress_callback(console, f"{case.label} on {args.system}")
     try:
         return (measure_isolated if isolated else measure_case)(case, progress=update)
     finally:
@@ -303,10 +349,13 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         check_output_dir(args.plot, "--plot")
     if args.json == "-":
         console = _console(stderr=True)  # stdout carries the JSON alone
+    args.options = parse_calc_options(args.calc_option, [args.calc])
     result = _measure(args, args.calc, console)
     c = result.case
+    from .measurement import calculator_label
+
     console.print(
-        f"[bold]{c['calculator']}[/] on {c['system']} ({c['atoms']} atoms), {c['protocol']}, {c['device']}/{c['dtype']}, "
+        f"[bold]{escape(calculator_label(c['calculator'], c.get('calc_options')))}[/] on {c['system']} ({c['atoms']} atoms), {c['protocol']}, {c['device']}/{c['dtype']}, "
         f"{c['steps']} timed steps of {c['timestep_fs']:g} fs after {c['warmup']} warm-up"
     )
     table = Table()
@@ -377,16 +426,18 @@ def cmd_scale(args: argparse.Namespace, console: Console) -> int:
     from .measurement import describe_case
 
     check_output_dir(args.out, "--out")
+    options = parse_calc_options(args.calc_option, args.calc)
     for name in args.calc:
         calculators.resolve(name)
-    cases = [describe_case(c, args.system, n, args.steps, device=args.device, warmup=args.warmup)
+    cases = [describe_case(c, args.system, n, args.steps, device=args.device, warmup=args.warmup,
+                           calc_options=options.get(c))
              for c in args.calc for n in sorted(set(args.atoms))]  # bad input fails before any measurement
     rows = []
     for case in cases:
-        console.print(f"measuring {case.calculator} at {case.atoms} atoms on {case.device}", highlight=False)
+        console.print(f"measuring {case.label} at {case.atoms} atoms on {case.device}", highlight=False, markup=False)
         r = measure_isolated(case)
         lat = np.asarray(r.samples.get("latency_ms", []), dtype=float)
-        rows.append({"calculator": case.calculator, "device": case.device, "atoms": case.atoms, "status": r.status,
+        rows.append({"calculator": case.label, "device": case.device, "atoms": case.atoms, "status": r.status,
                      "reason": r.reason, "latency_median_ms": r.value("latency_median_ms"),
                      "latency_q25_ms": float(np.percentile(lat, 25)) if lat.size else None,
                      "latency_q75_ms": float(np.percentile(lat, 75)) if lat.size else None,
@@ -401,7 +452,9 @@ def cmd_scale(args: argparse.Namespace, console: Console) -> int:
                       _fmt(row["us_per_atom_step"]), escape(row["status"] + (f": {row['reason']}" if row["reason"] else "")))
     console.print(table)
     slopes = {}
-    for calc in args.calc:
+    from .measurement import calculator_label
+
+    for calc in [calculator_label(c, options.get(c)) for c in args.calc]:
         pts = [r for r in rows if r["calculator"] == calc and r["latency_median_ms"]]
         slope = figures.fit_slope(np.array([p["atoms"] for p in pts], float),
                                   np.array([p["latency_median_ms"] for p in pts], float))
@@ -597,19 +650,44 @@ def cmd_init(args: argparse.Namespace, console: Console) -> int:
     from .suite.init import init
 
     repo = git.find_repo(args.repo)
+    options = parse_calc_options(args.calc_option, [*(args.calc or []), *([args.reference] if args.reference else [])])
     result = init(repo, calculators=args.calc, system=args.system, atoms=args.atoms, devices=args.devices,
                   steps=args.steps, warmup=args.warmup, reference=args.reference, force=args.force,
-                  mdperf_requirement=args.mdperf_requirement)
+                  mdperf_requirement=args.mdperf_requirement, options=options or None, wrap=args.wrap)
     for p in result.written:
         console.print(f"wrote {p.relative_to(repo)}", highlight=False, soft_wrap=True)
     for k in result.kept:
         console.print(f"kept {escape(k)} (unchanged)", highlight=False, soft_wrap=True)
     cfg = result.config
-    console.print(f"suite: {escape(', '.join(cfg.calculators))} on {cfg.system}, atoms {', '.join(map(str, cfg.atoms))}, "
-                  f"{', '.join(cfg.devices)}, {cfg.steps} steps; profiles {', '.join(cfg.profiles)}",
-                  highlight=False, soft_wrap=True)
-    console.print("next: commit these files, then measure the last commits: mdperf track --last 3", highlight=False,
-                  soft_wrap=True)
+    console.print(f"suite: {escape(', '.join(cfg.label(c) for c in cfg.calculators))} on {cfg.system}, atoms "
+                  f"{', '.join(map(str, cfg.atoms))}, {', '.join(cfg.devices)}, {cfg.steps} steps; profiles "
+                  f"{', '.join(cfg.profiles)}", highlight=False, soft_wrap=True)
+    if result.dependencies_from:
+        deps = ", ".join(result.dependencies) or "none"
+        console.print(f"dependencies, from {escape(result.dependencies_from)}: {escape(deps)} (installed once per "
+                      "benchmark environment: asv.conf.json matrix.req)", highlight=False, soft_wrap=True)
+    notes = list(result.notes)
+    if not args.no_probe and cfg.calculators:
+        from .suite import probe
+
+        console.print("timing one step of each case to estimate the time per commit ...", highlight=False)
+        for est in probe.in_child(repo, repo / "pyproject.toml", cfg.profile):
+            if "error" in est:
+                notes.append(f"could not time {est['case']} here ({est['error']}); the benchmark environment will "
+                             "measure it")
+            elif est["s_per_commit"] > probe.SLOW_CASE_S:
+                notes.append(f"{est['case']}: about {est['s_per_commit']:.0f} s per commit on this machine (one step "
+                             f"{est['step_s'] * 1e3:.0f} ms, start {est['cold_s']:.1f} s); fewer --steps or smaller "
+                             "--atoms make it shorter")
+            else:
+                console.print(f"  {escape(est['case'])}: about {est['s_per_commit']:.0f} s per commit",
+                              highlight=False, soft_wrap=True)
+    for note in notes:
+        console.print(f"[bold yellow]note[/]: {escape(note)}", highlight=False, soft_wrap=True)
+    if result.git_add:
+        console.print(f"next: commit these files: {result.git_add} && git commit -m \"Track performance with "
+                      "mdperf\"", highlight=False, soft_wrap=True, markup=False)
+    console.print("then measure the last commits: mdperf track --last 3", highlight=False, soft_wrap=True)
     return EXIT_OK
 
 
@@ -631,6 +709,7 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
         check_output_dir(args.plot, "--plot")
     if args.json == "-":
         console = _console(stderr=True)  # stdout carries the JSON alone
+    args.options = parse_calc_options(args.calc_option, args.calcs)
     for name in args.calcs:  # bad names are bad input: fail before measuring anything
         calculators.resolve(name)
     # Each calculator in its own process: one process's peak RSS only grows, and an earlier calculator's GPU
@@ -645,6 +724,8 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
 
     def ratio(a: float | None, b: float | None) -> str:
         return f"{a / b:.2f}×" if a is not None and b not in (None, 0) else "—"
+
+    from .measurement import calculator_label
 
     agree: dict[str, dict[str, float] | str] = {}
     if args.agreement:
@@ -672,7 +753,7 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     for r in results:
         status = r.status if r.status == "ok" else f"{r.status}: {r.reason}"
         table.add_row(
-            r.case["calculator"], escape(status), _fmt(r.value("latency_mean_ms")), _fmt(r.value("latency_p99_ms")),
+            escape(calculator_label(r.case["calculator"], r.case.get("calc_options"))), escape(status), _fmt(r.value("latency_mean_ms")), _fmt(r.value("latency_p99_ms")),
             _fmt(r.value("steps_per_s")), ratio(base.value("latency_mean_ms"), r.value("latency_mean_ms")),
             _fmt(r.value("host_peak_rss_mib")), ratio(r.value("host_peak_rss_mib"), base.value("host_peak_rss_mib")),
             _fmt(r.value("gpu_peak_allocated_mib")),
@@ -768,7 +849,9 @@ def cmd_track(args: argparse.Namespace, console: Console) -> int:
 
     def on_commit_done(i: int, outcome, subject: str) -> None:
         progress.update(state["task"], completed=i + 1)
-        mark = "[green]ok[/]" if outcome.status == "ok" else f"[red]failed[/]: {escape(outcome.reason)}"
+        mark = ("[green]ok[/]" if outcome.status == "ok" else
+                f"[yellow]partial[/]: {escape(outcome.reason)}" if outcome.status == "partial" else
+                f"[red]failed[/]: {escape(outcome.reason)}")
         progress.console.print(f"{outcome.commit[:10]} {escape(subject[:50])}: {mark} ({_fmt_s(outcome.wall_s)}, "
                                f"overhead {_fmt_s(outcome.overhead_s)})")
 
@@ -782,8 +865,10 @@ def cmd_track(args: argparse.Namespace, console: Console) -> int:
     finally:
         heartbeat.stop()
         progress.stop()
-    ok = len(summary.measured) - len(summary.failed)
-    console.print(f"machine {summary.machine}: {ok} measured, {len(summary.failed)} failed, "
+    ok = len(summary.measured) - len(summary.failed) - len(summary.partial)
+    console.print(f"machine {summary.machine}: {ok} measured, "
+                  + (f"{len(summary.partial)} partial, " if summary.partial else "")
+                  + f"{len(summary.failed)} failed, "
                   f"{summary.skipped} skipped (already measured)"
                   + (f"; environment set-up {_fmt_s(summary.setup_s)}" if summary.measured else ""))
     if summary.busy:  # said out loud: these points are weaker evidence, and the report says what it left out
@@ -792,14 +877,14 @@ def cmd_track(args: argparse.Namespace, console: Console) -> int:
     if summary.site:
         console.print(f"site: {summary.site}", highlight=False, soft_wrap=True)
         if summary.offline_note:
-            console.print(f"  {escape(summary.offline_note)}", highlight=False, soft_wrap=True)
+            _offline_note(console, summary.offline_note)
         if summary.publish_error:
             console.print(f"[red]{escape(summary.publish_error)}[/]")
     elif summary.publish_error:
         console.print(f"[red]site not published[/]: {escape(summary.publish_error)}")
     else:
         console.print("no results yet, so no site")
-    return EXIT_FAILED if summary.failed or summary.publish_error else EXIT_OK
+    return EXIT_FAILED if summary.failed or summary.partial or summary.publish_error else EXIT_OK
 
 
 EXIT_NEW_REGRESSION = 1
@@ -847,6 +932,16 @@ def cmd_regressions(args: argparse.Namespace, console: Console) -> int:
     return EXIT_BLIND if rep.blind else EXIT_OK
 
 
+def _offline_note(console: Console, note: str) -> None:
+    """What the offline step did, indented under the site's path; its failure in bold red, never a quiet line."""
+    from .offline import NOT_OFFLINE
+
+    if note.startswith(NOT_OFFLINE):
+        console.print(f"[bold red]{escape(note)}[/]", highlight=False, soft_wrap=True)
+    else:
+        console.print(f"  {escape(note)}", highlight=False, soft_wrap=True)
+
+
 def cmd_publish(args: argparse.Namespace, console: Console) -> int:
     from . import asvconf, git
     from .track import publish
@@ -860,7 +955,7 @@ def cmd_publish(args: argparse.Namespace, console: Console) -> int:
         raise UserError(error)
     console.print(f"site: {site}", highlight=False, soft_wrap=True)
     if offline_note:
-        console.print(f"  {escape(offline_note)}", highlight=False, soft_wrap=True)
+        _offline_note(console, offline_note)
     if error:
         console.print(f"[red]{escape(error)}[/]")
         return EXIT_FAILED
@@ -917,6 +1012,23 @@ def _stop_on_signal(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def _use_suite_dir(where: str) -> None:
+    """In a tracked repository, the benchmark folder's modules (a factory written for mdperf) resolve in every
+    command, as they do inside asv's processes."""
+    from . import calculators, git
+    from .suite.config import suite_dir
+
+    try:
+        pyproject = git.find_repo(where) / "pyproject.toml"
+        if "tool.mdperf.suite" not in pyproject.read_text(errors="replace"):
+            return
+    except (UserError, OSError):
+        return
+    folder = suite_dir(pyproject)
+    if folder.is_dir():
+        calculators.add_search_path(folder)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     console = _console()
     err = _console(stderr=True)
@@ -925,6 +1037,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(sig, _stop_on_signal)
     try:
         args = build_parser().parse_args(argv)
+        _use_suite_dir(getattr(args, "repo", None) or ".")
         commands = {"list": lambda: cmd_list(console), "run": lambda: cmd_run(args, console),
                     "compare": lambda: cmd_compare(args, console), "track": lambda: cmd_track(args, console),
                     "init": lambda: cmd_init(args, console), "plot": lambda: cmd_plot(args, console),

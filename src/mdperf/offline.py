@@ -159,12 +159,27 @@ def rewrite_index(text: str, modules: Path, vendor: Path) -> str:
     return _TAG.sub(local, text)
 
 
+NOT_OFFLINE = "the site will not render offline"  # how a note of make_offline's failure begins
+
+
 def make_offline(html_dir: Path, assets: Path | None = None) -> tuple[bool, str]:
-    """(True, what) when the site now holds every library; (False, why not) leaves asv's CDN page as it is."""
+    """(True, what) when the site now holds every library; (False, why not) leaves asv's CDN page as it is.
+    Without ``assets`` and with npm on the machine, the libraries are installed first (once, into the default
+    folder), as `mdperf site-assets` would."""
     modules = find_modules(assets)
+    installed = ""
+    if modules is None and assets is None and shutil.which("npm"):
+        try:
+            install()
+            modules = find_modules()
+            installed = f"installed the site's libraries with npm into {default_dir()}; "
+        except (UserError, OSError) as exc:
+            return False, (f"{NOT_OFFLINE} (opened from disk or without network its graphs stay empty): "
+                           f"installing its libraries with npm failed: {exc}")
     if modules is None:
-        return False, (f"the site loads its libraries from CDNs: none installed at {assets or default_dir()} "
-                       "(run `mdperf site-assets` once; it needs npm)")
+        return False, (f"{NOT_OFFLINE} (opened from disk or without network its graphs stay empty): it loads "
+                       f"its libraries from CDNs, none installed at {assets or default_dir()} (run `mdperf "
+                       "site-assets` once; it needs npm)")
     index = html_dir / "index.html"
     text = index.read_text()
     vendor = html_dir / VENDOR
@@ -187,4 +202,4 @@ def make_offline(html_dir: Path, assets: Path | None = None) -> tuple[bool, str]
         rel = f.relative_to(html_dir).as_posix()
         atomic_write_text(f.with_name(f.name + ".js"), f"mdperfOfflineData({json.dumps(rel)}, {payload});\n")
         n += 1
-    return True, f"{len(ASSETS)} libraries inside the site; {n} data files readable from file://"
+    return True, f"{installed}{len(ASSETS)} libraries inside the site; {n} data files readable from file://"

@@ -30,8 +30,9 @@ SUITE_FILE = '''"""asv benchmarks of this repository: mdperf's suite (mdperf.sui
 
 import os
 
-os.environ.setdefault("MDPERF_PYPROJECT", os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
-                                                       "pyproject.toml"))
+_HERE = os.path.dirname(os.path.abspath(__file__))
+os.environ.setdefault("MDPERF_PYPROJECT", os.path.join(_HERE, os.pardir, "pyproject.toml"))
+os.environ.setdefault("MDPERF_SUITE_DIR", _HERE)  # its modules (a factory written for mdperf) import everywhere
 from mdperf.suite.benchmarks import *  # noqa: E402,F401,F403
 '''
 
@@ -40,11 +41,45 @@ from mdperf.suite.benchmarks import *  # noqa: E402,F401,F403
 BASE_REQS = ("setuptools", "wheel", "numpy", "ase", "nvidia-ml-py", "vesin", "vesin-torch", "psutil", "scipy", "rich")
 
 
+WRAPPER_MODULE = "mdperf_factory"  # benchmarks/mdperf_factory.py: a factory beside the suite (mdperf init --wrap)
+WRAPPER_FILE = '''"""The calculator mdperf measures, as a factory beside the suite (written by `mdperf init --wrap`; yours to edit).
+
+It lives in the benchmark folder, which asv takes from the working tree for every commit, so it is the same for
+the whole history, before this file was committed too.  mdperf passes `device`, `dtype` (a name, "float64") and
+the options of [tool.mdperf.suite] as keywords.  Import the package inside the function: asv imports this module
+once per run, and a commit without the package must fail as that commit's, not the whole run.
+"""
+
+
+def make(device="cpu", dtype="float64", **options):
+    from mdperf.calculators import resolve
+
+    # Edit here what differs over the history (a class that moved, a model file): mdperf then passes the class
+    # device and dtype as it takes them (a torch.dtype where it expects one), and the options.
+    return resolve(@SPEC@).create(device=device, dtype=dtype, options=options)
+'''
+
+
 @dataclass
 class InitResult:
     written: list[Path] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     config: SuiteConfig | None = None
+    dependencies: list[str] = field(default_factory=list)  # the package's runtime requirements, as found
+    dependencies_from: str = ""  # how they were read, or why they could not be
+    notes: list[str] = field(default_factory=list)  # what the suite cannot do, said at once
+
+    @property
+    def git_add(self) -> str:
+        """The `git add` line for what init wrote (the benchmark folder and .github as folders)."""
+        tops = []
+        for p in self.written:
+            rel = p.relative_to(self.repo)
+            top = rel.parts[0]
+            tops.append(top)
+        return "git add " + " ".join(dict.fromkeys(tops)) if tops else ""
+
+    repo: Path = Path(".")
 
 
 def _project(pyproject: Path) -> dict[str, Any]:
@@ -58,6 +93,78 @@ def _project(pyproject: Path) -> dict[str, Any]:
 
 def _requirement_name(req: str) -> str:
     return re.split(r"[\s<>=!~;\[(@]", req.strip(), maxsplit=1)[0]
+
+
+def package_requirements(repo: Path) -> tuple[list[str] | None, str]:
+    """The package's runtime requirements from its metadata, whatever its build backend (setup.py, setup.cfg,
+    any pyproject backend): pip prepares the metadata and reports it (``pip install --dry-run --report``), no
+    install, nothing written into the repository.  (None, why) when it cannot."""
+    import subprocess
+    import tempfile
+
+    if not any((repo / f).exists() for f in ("pyproject.toml", "setup.py", "setup.cfg")):
+        return None, "no setup.py, setup.cfg or pyproject.toml"
+    why = ""
+    with tempfile.TemporaryDirectory(prefix="mdperf-metadata-") as tmp:
+        report = Path(tmp) / "report.json"
+        for isolation in (["--no-build-isolation"], []):  # without isolation first: no download
+            try:
+                p = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps",
+                                    "--ignore-installed", "--quiet", "--report", str(report), *isolation, str(repo)],
+                                   capture_output=True, text=True, timeout=600, cwd=tmp)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                why = str(exc)
+                continue
+            if p.returncode == 0 and report.exists():
+                break
+            why = (p.stderr.strip().splitlines() or [f"pip exit {p.returncode}"])[-1]
+        else:
+            return None, f"pip could not read the package's metadata: {why}"
+        try:
+            meta = json.loads(report.read_text())["install"][0]["metadata"]
+        except (OSError, ValueError, KeyError, IndexError) as exc:
+            return None, f"pip's report has no metadata: {exc}"
+    reqs = [r for r in meta.get("requires_dist") or [] if _applies(r)]
+    return list(dict.fromkeys(reqs)), "the package's metadata (pip install --dry-run --report)"
+
+
+def _applies(requirement: str) -> bool:
+    """A runtime requirement of this Python (an extra's, or another platform's, is not)."""
+    try:
+        from packaging.requirements import Requirement
+    except ImportError:  # pragma: no cover
+        from pip._vendor.packaging.requirements import Requirement  # type: ignore[no-redef]
+    try:
+        req = Requirement(requirement)
+    except Exception:
+        return False
+    return req.marker is None or req.marker.evaluate({"extra": ""})
+
+
+def matrix_entry(requirement: str) -> tuple[str, str]:
+    """An asv matrix ``req`` entry for a requirement: ``name: ""`` (latest), ``name: "1.2"`` (pinned), or, with a
+    range, ``"pip+name>=1,<2": ""`` (asv hands it to pip as written; a bare value would be read as a version)."""
+    try:
+        from packaging.requirements import Requirement
+    except ImportError:  # pragma: no cover
+        from pip._vendor.packaging.requirements import Requirement  # type: ignore[no-redef]
+    req = Requirement(requirement)
+    spec = str(req.specifier)
+    if not spec or req.url:
+        return req.name, ""
+    if re.fullmatch(r"==[0-9][0-9A-Za-z._-]*", spec):
+        return req.name, spec[2:]
+    if re.fullmatch(r"([<>!=~]{1,2}[0-9][0-9A-Za-z._-]*)(,[<>!=~]{1,2}[0-9][0-9A-Za-z._-]*)*", spec):
+        return f"pip+{req.name}{spec}", ""
+    return req.name, ""  # a form asv's parser cannot carry (a wildcard): the newest
+
+
+def calculator_paths(spec: str) -> list[str]:
+    """Where a ``package.module:function`` spec's module lives in a checkout (flat and src layouts)."""
+    if ":" not in spec:
+        return []
+    module = spec.split(":")[0].replace(".", "/")
+    return [f"{root}{module}{tail}" for root in ("", "src/") for tail in (".py", "/__init__.py")]
 
 
 def _torch_version() -> str:
@@ -128,14 +235,21 @@ def workflow_files(repo: Path, project: str, mdperf_requirement: str) -> dict[Pa
     return files
 
 
+def _toml_key(k: str) -> str:
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k)
+
+
 def _toml_value(v: Any) -> str:
     if isinstance(v, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+        return "{ " + ", ".join(f"{_toml_key(str(k))} = {_toml_value(x)}" for k, x in v.items()) + " }"
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     if isinstance(v, bool):
         return "true" if v else "false"
-    if isinstance(v, (int, float)):
+    if isinstance(v, float):
+        return repr(v) if v == v and v not in (float("inf"), float("-inf")) else ("nan" if v != v else
+                                                                               ("inf" if v > 0 else "-inf"))
+    if isinstance(v, int):
         return str(v)
     return json.dumps(str(v))
 
@@ -165,17 +279,33 @@ def _without_suite_table(text: str) -> str:
 def init(repo: str | Path, *, calculators: list[str] | None = None, system: str | None = None,
          atoms: list[int] | None = None, devices: list[str] | None = None, steps: int | None = None,
          warmup: int | None = None, reference: str | None = None, force: bool = False,
-         mdperf_requirement: str | None = None) -> InitResult:
+         mdperf_requirement: str | None = None, options: dict[str, dict[str, Any]] | None = None,
+         wrap: bool = False, read_metadata: bool = True) -> InitResult:
     """Write the repository's asv configuration, suite file and cases; refuse to overwrite without ``force``.
-    Without ``calculators``, an existing ``[tool.mdperf.suite]`` is kept (and required)."""
+    Without ``calculators``, an existing ``[tool.mdperf.suite]`` is kept (and required).  ``wrap``: a factory
+    module beside the suite (``benchmarks/mdperf_factory.py``) that calls the one class named, measured instead
+    of it.  ``read_metadata``: the package's runtime requirements from its metadata into the matrix."""
     repo = Path(repo)
     pyproject = repo / "pyproject.toml"
     data = _project(pyproject)
-    project = str(data.get("project", {}).get("name") or repo.resolve().name)
+    project = str(data.get("project", {}).get("name") or _setup_name(repo) or repo.resolve().name)
     existing = data.get("tool", {}).get("mdperf", {}).get("suite")
-    result = InitResult()
+    result = InitResult(repo=repo)
+    wrapper = None
+    if wrap:
+        if not calculators or len(calculators) != 1 or ":" not in calculators[0]:
+            raise UserError("--wrap needs one --calc package.module:Class to wrap")
+        wrapper = WRAPPER_FILE.replace("@SPEC@", json.dumps(calculators[0]))
+        if options and calculators[0] in options:
+            options = dict(options)
+            options[f"{WRAPPER_MODULE}:make"] = options.pop(calculators[0])
+        calculators = [f"{WRAPPER_MODULE}:make"]
+    if options and not calculators:
+        raise UserError("--calc-option needs --calc (or edit options in [tool.mdperf.suite])")
     if calculators:
         table: dict[str, Any] = {"calculators": list(calculators)}
+        if options:
+            table["options"] = {k: dict(v) for k, v in options.items()}
         for key, value in (("system", system), ("atoms", atoms), ("devices", devices), ("steps", steps),
                            ("warmup", warmup), ("reference", reference)):
             if value is not None:
@@ -203,14 +333,27 @@ def init(repo: str | Path, *, calculators: list[str] | None = None, system: str 
             reqs["mdperf"] = importlib.metadata.version("mdperf")
         except importlib.metadata.PackageNotFoundError:
             reqs["mdperf"] = ""
-        for dep in data.get("project", {}).get("dependencies", []) or []:
-            name = _requirement_name(str(dep))
-            if name and name.lower() not in {k.lower() for k in reqs}:
-                reqs[name] = ""
+        found, how = package_requirements(repo) if read_metadata else (None, "not read (read_metadata=False)")
+        if found is None:  # say so, and fall back on what pyproject.toml declares
+            found = [str(d) for d in data.get("project", {}).get("dependencies", []) or []]
+            how = f"{how}; [project].dependencies of pyproject.toml instead" if found else how
+        result.dependencies, result.dependencies_from = found, how
+        have = {k.lower() for k in reqs}
+        for dep in found:
+            try:
+                key, value = matrix_entry(str(dep))
+            except Exception:
+                key, value = _requirement_name(str(dep)), ""
+            name = _requirement_name(key[4:] if key.startswith("pip+") else key)
+            if name and name.lower() not in have and name.lower().replace("_", "-") not in have:
+                reqs[key] = value
+                have.add(name.lower())
     backend = str(data.get("build-system", {}).get("build-backend", "setuptools.build_meta"))
     branch = git.current_branch(repo) or "main"
     files = {repo / "asv.conf.json": asv_config(project, branch, reqs, backend.startswith("setuptools")),
              repo / "benchmarks" / "md.py": SUITE_FILE}
+    if wrapper is not None:
+        files[repo / "benchmarks" / f"{WRAPPER_MODULE}.py"] = wrapper
     mdperf_req = f"mdperf=={reqs['mdperf']}" if reqs.get("mdperf") else "mdperf"
     workflows = workflow_files(repo, project, mdperf_requirement or mdperf_req)
     dependabot = repo / ".github" / "dependabot.yml"
@@ -243,4 +386,38 @@ def init(repo: str | Path, *, calculators: list[str] | None = None, system: str 
     if not any(line.strip().rstrip("/") in (".asv", "/.asv") for line in lines):
         atomic_write_text(gitignore, "\n".join(lines + [".asv/"]) + "\n")
         result.written.append(gitignore)
+    result.notes += _limits(repo, cfg)
     return result
+
+
+MIN_DRIFT_STEPS = 20  # 3 energy samples at mdperf's energy interval of 10 steps: the fewest a drift fit takes
+
+
+def _limits(repo: Path, cfg: SuiteConfig) -> list[str]:
+    """What the suite as configured cannot do, said by init rather than found out a night later."""
+    notes = []
+    if cfg.protocol == "nve" and cfg.steps < MIN_DRIFT_STEPS:
+        notes.append(f"with {cfg.steps} steps the energy-drift metrics are skipped: a drift fit needs "
+                     f">= {MIN_DRIFT_STEPS} steps (3 energy samples); use --steps {max(100, MIN_DRIFT_STEPS)} or more")
+    for spec in cfg.calculators:
+        paths = calculator_paths(spec)
+        if not paths or spec.startswith(f"{WRAPPER_MODULE}:"):
+            continue
+        have, total = git.commits_with_path(repo, paths)
+        if total and 0 < have < total:
+            notes.append(f"{spec.split(':')[0]} is in {have} of the branch's {total} commits: older ones will fail "
+                         f"as 'this commit has no {spec.split(':')[0]}'. To measure them, keep the factory beside "
+                         f"the suite: mdperf init --wrap (docs/adopting.md)")
+    return notes
+
+
+def _setup_name(repo: Path) -> str:
+    """The name in setup.py's or setup.cfg's ``name=`` (read, not run): the asv project's name."""
+    for f, pattern in (("setup.cfg", r"^\s*name\s*=\s*([\w.-]+)"), ("setup.py", r"name\s*=\s*[\"']([\w.-]+)[\"']")):
+        try:
+            found = re.search(pattern, (repo / f).read_text(), flags=re.M)
+        except OSError:
+            continue
+        if found:
+            return found.group(1)
+    return ""
