@@ -36,6 +36,23 @@ class AsvSetup:
         """mdperf's own files beside asv's (kept out of results_dir, which asv publish reads wholesale)."""
         return self.results_dir.parent / "mdperf"
 
+    def live_environments(self) -> list[Path]:
+        """The benchmark environments of the current matrix (asv's own naming), existing or not."""
+        from asv import config as asv_config
+        from asv import environment
+
+        try:
+            conf = asv_config.Config.load(str(self.config_path))
+            return [self.env_dir / e.dir_name for e in environment.get_environments(conf, None, verbose=False)]
+        except Exception:  # asv cannot name them (a Python it cannot find): every one on disk counts as live
+            return [p.parent for p in self.env_dir.glob("*/asv-env-info.json")]
+
+    def environments(self) -> tuple[list[Path], list[Path]]:
+        """(live, stale) environments on disk: stale ones belong to an earlier matrix; asv never uses them again."""
+        live = {p.resolve() for p in self.live_environments()}
+        on_disk = sorted(p.parent for p in self.env_dir.glob("*/asv-env-info.json"))
+        return [p for p in on_disk if p.resolve() in live], [p for p in on_disk if p.resolve() not in live]
+
     @property
     def torch_requirement(self) -> str:
         return str(self.matrix.get("req", {}).get("torch", "") or "any")

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,7 +34,7 @@ from .suite import validate, wheelhouse
 @dataclass
 class CommitOutcome:
     commit: str
-    status: str  # "ok" | "failed"
+    status: str  # "ok" | "partial" (some benchmarks measured, some errored) | "failed"
     reason: str = ""
     wall_s: float = 0.0
     benchmark_s: float = 0.0  # time asv reports inside benchmarks (setup_cache included)
@@ -64,10 +65,11 @@ class Ledger:
         self._save()
 
     def finished(self) -> set[str]:
-        return {c for c, e in self.entries.items() if e.get("status") in ("ok", "failed")}
+        return {c for c, e in self.entries.items() if e.get("status") in ("ok", "partial", "failed")}
 
     def failed(self) -> set[str]:
-        return {c for c, e in self.entries.items() if e.get("status") == "failed"}
+        """Failed and partial commits (--retry-failed measures both again)."""
+        return {c for c, e in self.entries.items() if e.get("status") in ("partial", "failed")}
 
     def forget(self, commit: str) -> None:
         """An environment fault: the commit stays unmeasured, to be measured by the next run."""
@@ -213,9 +215,23 @@ def classify(setup: AsvSetup, machine_name: str, commit: str, returncode: int, l
     if total and len(failed) == total:
         return "failed", _build_failure(log) or _broken_environment(log) or f"every benchmark failed; log: {log}", bench_s
     if failed:
-        return "failed", f"{len(failed)} of {total} benchmarks errored ({', '.join(sorted(failed)[:3])}" + \
-            ("…" if len(failed) > 3 else "") + f"); log: {log}", bench_s
+        why = _errors(log)
+        return "partial", f"{len(failed)} of {total} benchmarks errored ({', '.join(sorted(failed)[:3])}" + \
+            ("…" if len(failed) > 3 else "") + ")" + (f": {why}" if why else "") + f"; log: {log}", bench_s
     return "ok", "", bench_s
+
+
+_ERROR_LINE = re.compile(r"^\s*(?:[\w.]+\.)?(\w*(?:Error|Exception)): (.+)$")
+
+
+def _errors(log: Path, most: int = 2) -> str:
+    """The distinct errors the benchmarks raised (their tracebacks' last lines in asv's log), for the reason."""
+    seen: dict[str, None] = {}
+    for line in _log_text(log).splitlines():
+        found = _ERROR_LINE.match(line)
+        if found and found.group(1) != "NotImplementedError":
+            seen.setdefault(f"{found.group(1)}: {found.group(2).strip()[:240]}", None)
+    return " | ".join(list(seen)[:most])
 
 
 def _log_text(log: Path) -> str:
@@ -227,7 +243,7 @@ def _log_text(log: Path) -> str:
 
 # The suite's message for a dependency that fails to import (mdperf.suite.benchmarks, _api_missing), as the asv
 # log shows it in each failed benchmark's traceback; and an import that fails before the suite exists.
-_BROKEN_ENV = re.compile(r"RuntimeError: (the benchmark environment is broken: .*)")
+_BROKEN_ENV = re.compile(r"RuntimeError: ((?:the benchmark environment is broken: |this commit has no ).*)")
 _MISSING_MODULE = re.compile(r"(ModuleNotFoundError: No module named '[^']+')")
 
 
@@ -268,7 +284,11 @@ class TrackSummary:
 
     @property
     def failed(self) -> list[CommitOutcome]:
-        return [o for o in self.measured if o.status != "ok"]
+        return [o for o in self.measured if o.status == "failed"]
+
+    @property
+    def partial(self) -> list[CommitOutcome]:
+        return [o for o in self.measured if o.status == "partial"]
 
 
 def track(
@@ -352,20 +372,24 @@ def _track_locked(setup: AsvSetup, repo: Path, name: str, ident: dict[str, Any],
         # asv 0.6 `setup` exits 1 even when it succeeds (it returns its list of environments), so judge by
         # whether an environment exists and nothing was raised.
         text = setup_log.read_text(errors="replace")
-        envs = list(setup.env_dir.glob("*/asv-env-info.json"))
-        if "Traceback" in text or not envs:
+        live, stale = setup.environments()
+        if "Traceback" in text or not live:
             raise TrackError(f"could not create the benchmark environment (asv setup exit {rc}); log: {setup_log}")
+        for old in stale:  # an earlier matrix's: asv never uses it again, and checking it would fail falsely
+            on_phase(f"removing the stale benchmark environment {old.name} (of an earlier matrix in asv.conf.json)",
+                     None)
+            shutil.rmtree(old, ignore_errors=True)
         if wheel is not None:
             try:
-                wheelhouse.refresh(setup.env_dir, wheel, logs / "mdperf-wheel.log")
+                wheelhouse.refresh(live, wheel, logs / "mdperf-wheel.log")
             except RuntimeError as exc:
                 raise TrackError(str(exc)) from None
         on_phase("checking the configured calculators in the benchmark environment", None)
-        for env_info in sorted(setup.env_dir.glob("*/asv-env-info.json")):
-            python = env_info.parent / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+        for env_path in live:
+            python = env_path / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
             bad = validate.in_child(repo, repo / "pyproject.toml", profile, python=str(python)) if python.exists() else []
             if bad:
-                raise TrackError(f"the configured calculators fail in the benchmark environment {env_info.parent.name}, "
+                raise TrackError(f"the configured calculators fail in the benchmark environment {env_path.name}, "
                                  "nothing measured: " + " | ".join(bad))
     for i, commit in enumerate(commits):
         subject = git.subject(repo, commit)
@@ -391,7 +415,7 @@ def _track_locked(setup: AsvSetup, repo: Path, name: str, ident: dict[str, Any],
                 f.unlink(missing_ok=True)
             raise TrackError(f"stopped at {commit[:10]}: {reason}. Nothing was recorded for it; fix the cause "
                              "and run again")
-        if status == "ok":
+        if status in ("ok", "partial"):
             _record_facts(setup, name, commit, facts)
         outcome = CommitOutcome(commit, status, reason, wall, bench_s)
         ledger.record(outcome)
@@ -399,7 +423,7 @@ def _track_locked(setup: AsvSetup, repo: Path, name: str, ident: dict[str, Any],
         if on_commit_done:
             on_commit_done(i, outcome, subject)
     site, publish_error, offline_note = None, "", ""
-    busy = _busy(setup, name, [o.commit for o in outcomes if o.status == "ok"])
+    busy = _busy(setup, name, [o.commit for o in outcomes if o.status in ("ok", "partial")])
     if not publish_site:
         return TrackSummary(name, outcomes, skipped, site, setup_s, busy=busy)
     on_phase("publishing the site", None)

@@ -63,12 +63,12 @@ def digest(wheel: Path) -> str:
     return hashlib.sha256(wheel.read_bytes()).hexdigest()
 
 
-def refresh(env_dir: Path, wheel: Path, log: Path) -> list[str]:
-    """Install ``wheel`` (without dependencies) into every asv environment under ``env_dir`` that holds another
-    one; the environments refreshed.  RuntimeError when pip fails."""
+def refresh(environments: list[Path], wheel: Path, log: Path) -> list[str]:
+    """Install ``wheel`` (without dependencies) into each of the asv ``environments`` that holds another one; the
+    environments refreshed.  RuntimeError when pip fails."""
     want = digest(wheel)
     done = []
-    for env in sorted(p.parent for p in env_dir.glob("*/asv-env-info.json")):
+    for env in environments:
         python = env / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
         marker = env / MARKER
         if not python.exists() or (marker.exists() and marker.read_text().strip() == want):
