@@ -185,19 +185,18 @@ def test_init_reads_setup_py_dependencies_and_says_what_it_cannot_do(tmp_path):
     assert "git add asv.conf.json benchmarks .github pyproject.toml .gitignore" in out
 
 
-@pytest.mark.parametrize("requirement, entry", [
-    ("numpy", ("numpy", "")), ("numpy==1.26.4", ("numpy", "1.26.4")), ("numpy>=1.20,<2", ("pip+numpy<2,>=1.20", "")),
-    ("toolz >= 0.11", ("pip+toolz>=0.11", "")),
+@pytest.mark.parametrize("requirement, entry, pip_gets", [
+    ("numpy", ("numpy", ""), "numpy"), ("numpy==1.26.4", ("numpy", "1.26.4"), "numpy==1.26.4"),
+    ("numpy>=1.20,<2", ("pip+numpy<2,>=1.20", ""), "numpy<2,>=1.20"),
+    ("toolz >= 0.11", ("pip+toolz>=0.11", ""), "toolz>=0.11"),
 ])
-def test_a_requirement_becomes_a_matrix_entry_asv_hands_to_pip_as_written(requirement, entry):
+def test_a_requirement_becomes_a_matrix_entry_asv_hands_to_pip_as_written(requirement, entry, pip_gets):
     from asv import util
 
     key, value = suite_init.matrix_entry(requirement)
     assert (key, value) == entry
     declaration = util.ParsedPipDeclaration(f"{key[4:]} {value}" if key.startswith("pip+") else f"{key} {value}")
-    want = requirement.replace(" ", "").split(",")
-    got = f"{declaration.pkgname}{declaration.specification or ''}"
-    assert all(part.lstrip("numpytolz") in got for part in want), got
+    assert f"{declaration.pkgname}{declaration.specification or ''}" == pip_gets
 
 
 def test_wrap_writes_a_factory_beside_the_suite_that_resolves_from_there(tmp_path):

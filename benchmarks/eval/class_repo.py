@@ -5,8 +5,9 @@ One commit computes the energy twice (+100 %), a later one fixes it.  Used by te
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
+
+from .calc_repo import git
 
 SETUP = '''from setuptools import setup
 
@@ -53,10 +54,6 @@ class LJ(Calculator):
         forces = -torch.autograd.grad(energy, pos)[0]
         self.results = {"energy": float(energy), "forces": forces.detach().cpu().numpy()}
 '''
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def make_class_repo(repo: Path, n_commits: int = 5, slow: tuple[int, int] = (2, 4)) -> dict[str, list[str] | str]:

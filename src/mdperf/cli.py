@@ -67,7 +67,11 @@ def _calc_option_arg(p: argparse.ArgumentParser) -> None:
 def parse_calc_options(pairs: Sequence[str], calcs: Sequence[str]) -> dict[str, dict[str, object]]:
     """``--calc-option`` values, per calculator; UserError for a malformed one."""
     import re
-    import tomllib
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
 
     out: dict[str, dict[str, object]] = {}
     for pair in pairs:
