@@ -78,8 +78,10 @@ def test_track_says_what_it_is_doing_while_it_works(adopted):
     out = adopted["outputs"]["mdperf track"].stdout
     assert "creating the benchmark environment (asv setup" in out
     assert f"measuring {adopted['slow'][:10]} (" in out
-    # plain lines in a log, with the elapsed time and asv's own last line (the benchmark it runs)
-    assert re.search(r"measuring [0-9a-f]{10} \(\d+/16\) .* — 0 min \d\d s — .*(Running|md\.)", out), out[-3000:]
+    # plain lines in a log, with the elapsed time, the case being measured (the suite's progress) and the time left
+    assert re.search(r"measuring [0-9a-f]{10} \(\d+/16\) .* — \d+ min \d\d s — case 1/1: mycalc:make at \d+ atoms "
+                     r"on cpu", out), out[-3000:]
+    assert re.search(r"about \d+ (s|min) left for \d+ commit\(s\)", out), out[-3000:]
 
 
 def test_every_commit_measured_the_broken_one_failed_with_why(adopted):

@@ -11,6 +11,7 @@ step), never fixed.
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -119,6 +120,10 @@ def test_confirm_confirms_a_real_slowdown_against_its_parent(tracked):
     # Asked by commit: whether or not the history has flagged it yet, the commit is measured against its parent.
     p = mdperf(repo, "confirm", slow[:10], "--machine", machine, "--profile", "default", "--format", "json")
     assert p.returncode in (0, 1), p.stdout + p.stderr
+    # the estimate, before anything is built, from the case's step time in the history, and how to shorten it
+    assert re.search(r"confirm: 1 case\(s\), 8 rounds a side \(up to 24 where undecided\): about \d+ (s|min), at "
+                     r"most \d+ (s|min); shorter: --max-cases 1, --rounds 4", p.stderr), p.stderr
+    assert p.stderr.index("confirm: 1 case(s)") < p.stderr.index("building")
     verdicts = {v["benchmark"]: v for v in json.loads(p.stdout)["verdicts"]}
     v = verdicts["md.Latency.track_latency_p50_ms"]
     assert v["verdict"] != "rejected", v  # a real slowdown is never "not there"

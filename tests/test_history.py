@@ -64,3 +64,15 @@ def test_commits_git_does_not_know_are_ordered_the_same_in_every_process(tmp_pat
     orders = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(4)}
     assert len(orders) == 1
+
+
+def test_an_environment_is_named_by_its_python_and_pins_where_a_person_reads_it():
+    from mdperf.history import Series, short_env
+
+    env = "virtualenv-py3.11-ase-numpy-nvidia-ml-py-psutil-rich-scipy-setuptools-torch2.13.0-vesin-vesin-torch-wheel"
+    assert short_env(env) == "py3.11 torch2.13.0 …"
+    assert short_env("virtualenv-py3.12-torch2.13.0") == "py3.12 torch2.13.0"
+    assert short_env("existing-py_usr_bin_python") == "existing-py_usr_bin_python"  # not asv's usual shape: as is
+    s = Series("md.Latency.track_latency_p50_ms", {"atoms": "256"}, "runner", env, "ms", False)
+    assert s.label == "md.Latency.track_latency_p50_ms(atoms=256) @ runner / py3.11 torch2.13.0 …"
+    assert s.key.endswith(env)  # the identity (the alert record's) keeps the whole name

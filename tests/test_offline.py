@@ -94,3 +94,66 @@ def test_the_site_renders_from_a_server_with_the_network_off(site, tmp_path):  #
     finally:
         server.shutdown()
     assert "continental origin" not in dom and 'class="flot-base"' in dom
+
+
+@pytest.fixture
+def cpu_site(tmp_path):
+    """A CPU-only machine's site in a folder whose name has spaces (a user's "My Projects"), its graphs in folders
+    named by the machine's CPU and OS (spaces again): the GPU metrics n/a in every case, the guard's own series
+    beside the metrics."""
+    import json
+
+    import numpy as np
+
+    from histories import make_repo, write_asv_results
+
+    (tmp_path / "My Projects").mkdir()
+    repo, commits = make_repo(tmp_path / "My Projects", 12)
+    (repo / "asv.conf.json").write_text(json.dumps({
+        "version": 1, "project": "demo", "project_url": "https://example.invalid/", "repo": ".",
+        "branches": ["main"], "environment_type": "virtualenv", "results_dir": ".asv/results",
+        "html_dir": ".asv/html"}))
+    params = dict(params=[["'torch-lj'", "'ljtorch.calc:LJ[cutoff=7.0]'"], ["256"], ["'cpu'"]],
+                  param_names=["calculator", "atoms", "device"])
+    lat = 10 * np.exp(np.random.default_rng(1).normal(0, 0.01, 12))
+    write_asv_results(repo / ".asv" / "results", "runner", commits, {
+        "md.Latency.track_latency_p50_ms": dict(**params, unit="ms", values=[[float(x), 2 * float(x)] for x in lat]),
+        "md.GpuMemory.track_gpu_peak_allocated_mib": dict(**params, unit="MiB", values=[[float("nan")] * 2] * 12),
+        "md.Guard.track_noisy": dict(**params, unit="unit", values=[[0.0, 0.0]] * 12)})
+    for f in (repo / ".asv" / "results" / "runner").glob("*-*.json"):  # what asv records of a real machine
+        data = json.loads(f.read_text())
+        data["params"].update(cpu="AMD EPYC 7B13", os="Linux 6.18.44")  # spaces: in every graph's folder path
+        f.write_text(json.dumps(data))
+    p = subprocess.run([sys.executable, "-m", "mdperf.cli", "publish", "--repo", str(repo)], capture_output=True,
+                       text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return repo / ".asv" / "html"
+
+
+def test_a_cpu_only_site_hides_the_empty_gpu_graphs_and_sets_the_guard_apart(cpu_site):
+    import json
+
+    from mdperf import site as site_page
+
+    benchmarks = list(json.loads((cpu_site / "index.json").read_text())["benchmarks"])
+    assert benchmarks == ["md.Latency.track_latency_p50_ms", "md.Guard.track_noisy"]  # no GPU, the guard last
+    guard = json.loads((cpu_site / "index.json").read_text())["benchmarks"]["md.Guard.track_noisy"]
+    assert guard["pretty_name"] == site_page.GUARD_NAME + "track_noisy"
+    page = (cpu_site / "mdperf.html").read_text()
+    assert 'id="nav-li-mdperf"' in page and 'href="index.html#/summarylist"' in page and 'href="asv.css"' in page
+
+
+@needs_chromium
+@needs_assets
+def test_graphs_render_from_disk_in_a_folder_with_spaces(cpu_site, tmp_path):
+    assert " " in str(cpu_site)
+    front = render((cpu_site / "index.html").as_uri(), tmp_path / "p4")
+    assert 'href="#md.Latency.track_latency_p50_ms"' in front and "GpuMemory" not in front
+    assert "machine guard, not a metric: track_noisy" in front
+    # a graph as mdperf.html links it: the machine and a parameter whose value has a colon, brackets and an '='
+    link = ("#md.Latency.track_latency_p50_ms?machine=runner&p-calculator=%27ljtorch.calc%3ALJ%5Bcutoff%3D7.0%5D%27"
+            "&p-atoms=256")
+    graph = render((cpu_site / "index.html").as_uri() + link, tmp_path / "p5")
+    assert 'class="flot-base"' in graph
+    changes = render((cpu_site / "mdperf.html").as_uri(), tmp_path / "p6")
+    assert 'vendor/bootstrap/dist/css/bootstrap.min.css' in changes and "Benchmark grid" in changes

@@ -8,6 +8,7 @@ of the quick profile feeds most tests (the asv environment is created once, abou
 """
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -93,6 +94,8 @@ def test_first_run_reports_the_failed_build_and_goes_on(history):
     assert "6 commit(s) to measure" in p.stdout
     assert "4 measured, 2 failed, 0 skipped" in p.stdout
     assert "site: " in p.stdout and "index.html" in p.stdout
+    # what failed on the commit's own line, the log's path on a line of its own
+    assert re.search(r"broken build: failed: build failed \([^)]*\)\n    log: \S+\.log\n", p.stdout), p.stdout
     ledger = json.loads((history["repo"] / ".asv" / "mdperf" / f"track-{history['machine']}.json").read_text())
     status = {c: e["status"] for c, e in ledger["commits"].items()}
     c = history["commits"]

@@ -258,6 +258,18 @@ def _measure(args: argparse.Namespace, calc: str, console: Console, isolated: bo
         close()
 
 
+def _warn_if_busy(console: Console, label: str, latency_ms: list[float]) -> bool:
+    """Said out loud: step times whose tail or spread say the machine was busy are no quiet run's figures."""
+    from .guard import busy_signs
+
+    why = busy_signs(latency_ms)
+    if why:
+        console.print(f"[bold yellow]warning[/]: {escape(label)}: the machine looked busy ({escape(why)}); these "
+                      "figures are not comparable with a quiet run's: measure again with the machine idle",
+                      highlight=False, soft_wrap=True)
+    return bool(why)
+
+
 def _fmt(value: float | None) -> str:
     if value is None:
         return "—"
@@ -370,6 +382,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         status = "ok" if m.status == "ok" else f"{m.status}: {m.reason}"
         table.add_row(name, _fmt(m.value), m.unit, escape(status))
     console.print(table)
+    _warn_if_busy(console, calculator_label(c["calculator"], c.get("calc_options")), result.samples.get("latency_ms", []))
     if args.plot:
         _plot([result], args.plot, console)
     if args.json:
@@ -440,6 +453,7 @@ def cmd_scale(args: argparse.Namespace, console: Console) -> int:
     for case in cases:
         console.print(f"measuring {case.label} at {case.atoms} atoms on {case.device}", highlight=False, markup=False)
         r = measure_isolated(case)
+        _warn_if_busy(console, f"{case.label} at {case.atoms} atoms", r.samples.get("latency_ms", []))
         lat = np.asarray(r.samples.get("latency_ms", []), dtype=float)
         rows.append({"calculator": case.label, "device": case.device, "atoms": case.atoms, "status": r.status,
                      "reason": r.reason, "latency_median_ms": r.value("latency_median_ms"),
@@ -524,6 +538,14 @@ def cmd_confirm(args: argparse.Namespace, console: Console) -> int:
     if not chosen:
         console.print(f"nothing to confirm on machine {name}", highlight=False)
         return EXIT_OK
+    from .progress import minutes as _minutes
+
+    guess = confirm.estimate_s(chosen, hist, dict(suite.PROFILE), args.rounds, args.max_rounds)
+    cases = f"{len(chosen)} case(s), {args.rounds} rounds a side (up to {args.max_rounds} where undecided)"
+    err.print(f"confirm: {cases}: " + (f"about {_minutes(guess[0])}, at most {_minutes(guess[1])}" if guess else
+                                      "no step time measured here to estimate from")
+              + "; shorter: --max-cases 1, --rounds 4, --max-rounds " + str(args.rounds)
+              + ", or a profile of fewer steps (--profile)", highlight=False, soft_wrap=True)
     live = sys.stderr.isatty()
     found = confirm.confirm(setup, chosen, dict(suite.PROFILE), args.rounds,
                             on_progress=lambda text: err.print(f"confirm: {text}", highlight=False,
@@ -765,6 +787,9 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
             _fmt(r.value("drift_mev_per_atom_ps")), *agreement_cells(r.case["calculator"]),
         )
     console.print(table)
+    for r in results:
+        _warn_if_busy(console, calculator_label(r.case["calculator"], r.case.get("calc_options")),
+                      r.samples.get("latency_ms", []))
     if args.plot:
         _plot(results, args.plot, console, agree)
     if args.json:
@@ -778,54 +803,84 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
 
 class _Heartbeat:
     """What `mdperf track` is doing, while it does it: on a terminal a live line (updated every second), in a CI
-    log a plain line when a phase starts and then at most every HEARTBEAT_S, with the elapsed time and the last
-    line of the phase's log (asv names the benchmark it is running)."""
+    log a plain line when a phase starts, when the case being measured changes or is measured again, and then at
+    most every HEARTBEAT_S, with the elapsed time, the case (mdperf.progress) or the last line of the phase's log,
+    and the time left."""
 
     def __init__(self, console: Console, live: bool, update: Callable[[str], object]) -> None:
         import threading
 
         self.console, self.live, self.update = console, live, update
-        self.text, self.log, self.since, self.printed = "", None, 0.0, 0.0
+        self.text, self.log, self.detail, self.since, self.printed = "", None, None, 0.0, 0.0
+        self.said = ""
         self.lock = threading.Lock()
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
-    def phase(self, text: str, log: Path | None) -> None:
+    def phase(self, text: str, log: Path | None, detail: Callable[[], tuple[str, str]] | None = None) -> None:
         with self.lock:
-            self.text, self.log, self.since = text, log, time.monotonic()
+            self.text, self.log, self.detail, self.since, self.said = text, log, detail, time.monotonic(), ""
         if text and not self.live:
             self.console.print(f"{text} ...", highlight=False, markup=False, soft_wrap=True)
             self.printed = time.monotonic()
 
-    def _line(self) -> str:
+    def _last_log_line(self) -> str:
+        if self.log is None:
+            return ""
+        try:
+            with open(self.log, "rb") as fh:
+                fh.seek(max(0, fh.seek(0, 2) - 4096))
+                lines = [ln.strip() for ln in fh.read().decode(errors="replace").splitlines() if ln.strip()]
+            return _shorten(lines[-1], 160) if lines else ""
+        except OSError:
+            return ""
+
+    def _line(self) -> tuple[str, str]:
+        """(the line, what it says that a log reader has not been told yet)."""
         elapsed = time.monotonic() - self.since
-        last = ""
-        if self.log is not None:
-            try:
-                with open(self.log, "rb") as fh:
-                    fh.seek(max(0, fh.seek(0, 2) - 4096))
-                    lines = [ln.strip() for ln in fh.read().decode(errors="replace").splitlines() if ln.strip()]
-                last = lines[-1][:160] if lines else ""
-            except OSError:
-                pass
-        return f"{self.text} — {int(elapsed // 60)} min {int(elapsed % 60):02d} s" + (f" — {last}" if last else "")
+        what, left = self.detail() if self.detail is not None else ("", "")
+        parts = [self.text, f"{int(elapsed // 60)} min {int(elapsed % 60):02d} s", what or self._last_log_line(), left]
+        return " — ".join(p for p in parts if p), what
 
     def _run(self) -> None:
         while not self.stopped.wait(1.0):
             with self.lock:
                 if not self.text:
                     continue
-                line = self._line()
+                try:
+                    line, what = self._line()
+                except Exception:  # the live line is for the person watching: never a reason for track to fail
+                    continue
+                news = bool(what) and what != self.said
+                if news:
+                    self.said = what
             if self.live:
                 self.update(line)
-            elif time.monotonic() - self.printed >= HEARTBEAT_S:
+            elif news or time.monotonic() - self.printed >= HEARTBEAT_S:
                 self.console.print(line, highlight=False, markup=False, soft_wrap=True)
                 self.printed = time.monotonic()
 
     def stop(self) -> None:
         self.stopped.set()
         self.thread.join(timeout=5)
+
+
+def _reason_lines(reason: str, most: int = 200) -> tuple[str, list[str]]:
+    """A commit's reason as a log reads it: what happened on the commit's line, then each error and the log's path
+    on lines of their own (never one 600-character line)."""
+    head, sep, log = reason.rpartition("; log: ")
+    if not sep:
+        head, log = reason, ""
+    head, sep, errors = head.partition("): ")
+    head += ")" if sep else ""
+    more = [_shorten(e.strip(), most) for e in errors.split(" | ") if e.strip()]
+    return _shorten(head, most), more + ([f"log: {log}"] if log else [])
+
+
+def _shorten(text: str, most: int) -> str:
+    """At most ``most`` characters, cut at a character (never inside one) with an ellipsis."""
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 HEARTBEAT_S = float(os.environ.get("MDPERF_HEARTBEAT_S", "30"))
@@ -849,15 +904,17 @@ def cmd_track(args: argparse.Namespace, console: Console) -> int:
 
     heartbeat = _Heartbeat(progress.console if console.is_terminal else console, live=console.is_terminal,
                            update=lambda text: state.get("task") is not None and progress.update(
-                               state["task"], description=escape(text[:120])))
+                               state["task"], description=escape(_shorten(text, max(60, console.width - 30)))))
 
     def on_commit_done(i: int, outcome, subject: str) -> None:
         progress.update(state["task"], completed=i + 1)
+        head, more = _reason_lines(outcome.reason)
         mark = ("[green]ok[/]" if outcome.status == "ok" else
-                f"[yellow]partial[/]: {escape(outcome.reason)}" if outcome.status == "partial" else
-                f"[red]failed[/]: {escape(outcome.reason)}")
-        progress.console.print(f"{outcome.commit[:10]} {escape(subject[:50])}: {mark} ({_fmt_s(outcome.wall_s)}, "
-                               f"overhead {_fmt_s(outcome.overhead_s)})")
+                f"[yellow]partial[/]: {escape(head)}" if outcome.status == "partial" else f"[red]failed[/]: {escape(head)}")
+        progress.console.print(f"{outcome.commit[:10]} {escape(_shorten(subject, 50))}: {mark} "
+                               f"({_fmt_s(outcome.wall_s)}, overhead {_fmt_s(outcome.overhead_s)})", soft_wrap=True)
+        for line in more:
+            progress.console.print(f"    {escape(line)}", highlight=False, soft_wrap=True)
 
     try:
         summary = track(args.repo, args.range, last=args.last, profile=args.profile, machine_name=args.machine,

@@ -326,6 +326,36 @@ def measure_once(python: Path, site: Path, case: tuple[str, int, str], profile: 
         return json.loads(out.read_text())
 
 
+START_S = 5.0  # a measuring child's own start: Python, torch, the system built (a 2-core machine, measured)
+BUILD_S = 25.0  # one commit's wheel built and installed into its folder
+
+
+def _case_figure(hist, machine: str, params: dict[str, str], benchmark: str, commit: str) -> float | None:
+    """The newest value of the case's series at or before ``commit``, or None."""
+    for s in hist.series:
+        if s.machine == machine and s.benchmark.endswith(benchmark) and s.params == params and s.values:
+            at = s.commits.index(commit) + 1 if commit in s.commits else len(s.commits)
+            values = [v for v in s.values[:at] if v is not None and v == v]
+            if values:
+                return float(values[-1])
+    return None
+
+
+def estimate_s(targets_: list[Target], hist, profile: dict, rounds: int, max_rounds: int) -> tuple[float, float] | None:
+    """(seconds at ``rounds`` a side, seconds if every case needs ``max_rounds``), from the cases' step and
+    cold-start times in the history; None where a case has no step time to go by."""
+    per_round = 0.0
+    for t in targets_:
+        step_ms = _case_figure(hist, t.machine, t.params, ".track_latency_p50_ms", t.commit)
+        if step_ms is None:
+            return None
+        cold_ms = _case_figure(hist, t.machine, t.params, ".track_cold_start_ms", t.commit) or 0.0
+        one = START_S + cold_ms / 1e3 + (profile["steps"] + profile["warmup"]) * step_ms / 1e3
+        per_round += 2 * one  # base and commit
+    builds = BUILD_S * len({c for t in targets_ for c in (t.base, t.commit)})
+    return builds + rounds * per_round, builds + max_rounds * per_round
+
+
 def _ratio_interval(a: np.ndarray, b: np.ndarray, confidence: float) -> tuple[float, float]:
     from scipy import stats
 

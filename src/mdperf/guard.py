@@ -96,3 +96,27 @@ def metrics(g: dict[str, Any]) -> dict[str, float | None]:
             "guard_cpu_share_pct": g["cpu_share_pct"], "load_avg_1m": g.get("load_avg_1m"),
             "cpu_mhz": g.get("cpu_mhz"), "gpu_sm_clock_mhz": g.get("gpu_sm_clock_mhz"),
             "gpu_temp_c": g.get("gpu_temp_c")}
+
+
+# What a run's own step times say (mdperf run, compare, scale have no calibration loop around them); quiet and
+# busy figures in docs/results/busy-signs.md.
+TAIL_RATIO = 2.5
+SPREAD_PCT = 20.0
+
+
+def busy_signs(latency_ms: list[float]) -> str:
+    """Why the step times say the machine was busy while they were taken ("" when they do not)."""
+    if len(latency_ms) < 20:
+        return ""
+    ordered = sorted(latency_ms)
+    median = statistics.median(ordered)
+    if median <= 0:
+        return ""
+    q = statistics.quantiles(ordered, n=100, method="inclusive")
+    p99, iqr_pct = q[98], 100.0 * (q[74] - q[24]) / median
+    why = []
+    if p99 / median > TAIL_RATIO:
+        why.append(f"P99 is {p99 / median:.1f}x the median")
+    if iqr_pct > SPREAD_PCT:
+        why.append(f"the middle half of the steps spans {iqr_pct:.0f}% of the median")
+    return "; ".join(why)

@@ -54,6 +54,22 @@ class Series:
         p = ", ".join(f"{k}={v.strip(chr(39))}" for k, v in self.params.items())
         return f"{self.benchmark}({p}) @ {self.machine} / {self.env}"
 
+    @property
+    def label(self) -> str:
+        """The key as a person reads it: the environment by its Python and pinned versions (short_env)."""
+        p = ", ".join(f"{k}={v.strip(chr(39))}" for k, v in self.params.items())
+        return f"{self.benchmark}({p}) @ {self.machine} / {short_env(self.env)}"
+
+
+def short_env(env: str) -> str:
+    """asv's environment name (``virtualenv-py3.11-ase-numpy-...-torch2.13.0-vesin-wheel``, a hundred characters)
+    cut to its Python and the requirements it pins, an ellipsis for the rest: ``py3.11 torch2.13.0 …``."""
+    parts = env.split("-")
+    if len(parts) < 3 or not parts[1].startswith("py"):
+        return env
+    pinned = [x for x in parts[2:] if any(ch.isdigit() for ch in x)]
+    return " ".join([parts[1], *pinned] + (["…"] if len(parts) - 2 > len(pinned) else []))
+
 
 @dataclass
 class Run:
@@ -225,7 +241,7 @@ def read(results_dir: str | Path, repo: str | Path | None = None,
         pts = sorted(points[key], key=lambda p: pos.get(p[0], -1))
         if not pts:
             if s.failed:  # only-skipped series (a GPU metric on a CPU runner) are expected, not a problem
-                problems.append(Problem(s.key, f"all {s.failed} values failed; no series"))
+                problems.append(Problem(s.label, f"all {s.failed} values failed; no series"))
                 failed_only.append(s)
             continue
         s.commits = [p[0] for p in pts]

@@ -60,21 +60,24 @@ _TAG = re.compile(r'<(script|link)\b[^>]*?\b(?:src|href)="(https?://[^"]+)"[^>]*
 SHIM_JS = """(function () {
   if (window.location.protocol !== "file:" || !window.jQuery) { return; }
   var $ = window.jQuery, pending = {}, realAjax = $.ajax;
+  // asv asks for "cpu-AMD%20EPYC/..." where the data file says "cpu-AMD EPYC/...": one key for both
+  var key = function (p) { try { return decodeURIComponent(p); } catch (e) { return p; } };
   window.mdperfOfflineData = function (path, data) {
+    path = key(path);
     var waiting = pending[path] || [];
     delete pending[path];
     waiting.forEach(function (d) { d.resolve(data); });
   };
   $.ajax = function (options) {
     var url = (typeof options === "string" ? options : options.url) || "";
-    var path = url.split("?")[0];
+    var path = key(url.split("?")[0]);
     var dataType = typeof options === "object" ? options.dataType : undefined;
     var d = $.Deferred();
     if (dataType === "json" || /\\.json$/.test(path)) {
       if (!pending[path]) {
         pending[path] = [];
         var s = document.createElement("script");
-        s.src = path + ".js";
+        s.src = url.split("?")[0] + ".js";
         s.onerror = function () {
           var waiting = pending[path] || [];
           delete pending[path];
@@ -195,6 +198,9 @@ def make_offline(html_dir: Path, assets: Path | None = None) -> tuple[bool, str]
             raise UserError("asv's index.html has no asv.js script tag to put the offline shim before")
         atomic_write_text(html_dir / SHIM, SHIM_JS)
         atomic_write_text(index, text)
+    page = html_dir / "mdperf.html"  # mdperf's changes page wears asv's stylesheet: from the site too
+    if page.exists() and "https://" in (text := page.read_text()):
+        atomic_write_text(page, rewrite_index(text, modules, vendor))
     n = 0
     for f in html_dir.rglob("*.json"):
         payload = f.read_text()

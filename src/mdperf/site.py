@@ -12,6 +12,7 @@ import html
 from itertools import groupby
 from pathlib import Path
 
+from .history import short_env
 from .regressions.model import Flag, Report
 from .regressions.report import (RUN_WIDE_TITLE, blind_text, coverage_lines, event_shift, event_what, headline, level,
                                  order_text, run_wide_commit, run_wide_what, state_text, to_json)
@@ -22,7 +23,7 @@ FLAGS_JSON = "mdperf-flags.json"
 NAV_MARK = 'id="nav-li-mdperf"'
 
 STYLE = """
-body { font-family: sans-serif; margin: 1.5em; }
+body { font-family: sans-serif; margin: 1.5em; padding-top: 50px; }
 table { border-collapse: collapse; margin-bottom: 1.5em; }
 td, th { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }
 tr.regression-confirmed td { background: #f8d0d0; }
@@ -82,7 +83,7 @@ def render(report: Report, images: dict[int, str] | None = None) -> str:
         body.append('<h2 id="machine-events">Machine events</h2><p>One run moved many series together, or the machine '
                     "changed: reported once here, not as regressions of each series.</p>"
                     "<table><tr><th>machine</th><th>run began</th><th>commits</th><th>shift</th><th>what</th></tr>")
-        body.extend(f'<tr class="event"><td>{html.escape(ev.machine + (" / " + ev.env if ev.env else ""))}</td>'
+        body.extend(f'<tr class="event"><td>{html.escape(ev.machine + (" / " + short_env(ev.env) if ev.env else ""))}</td>'
                     f"<td>{html.escape(ev.started or '')}</td>"
                     f"<td><code>{html.escape(' '.join(c[:8] for c in ev.commits))}</code></td>"
                     f"<td>{html.escape(event_shift(ev))}</td><td>{html.escape(event_what(ev))}</td></tr>"
@@ -113,8 +114,24 @@ def render(report: Report, images: dict[int, str] | None = None) -> str:
         body.extend(f"<li><code>{html.escape(p.path)}</code>: {html.escape(p.reason)}</li>" for p in report.problems)
         body.append("</ul></details>")
     return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>mdperf changes</title>"
-            f"<link rel=\"icon\" href=\"swallow.ico\"><style>{STYLE}</style></head><body>\n"
-            + "\n".join(body) + "\n</body></html>\n")
+            f"<link rel=\"icon\" href=\"swallow.ico\">\n{BOOTSTRAP_CSS}\n"
+            f"<link href=\"asv.css\" rel=\"stylesheet\" type=\"text/css\"/><style>{STYLE}</style></head><body>\n"
+            + NAVBAR + "\n".join(body) + "\n</body></html>\n")
+
+
+# asv's own stylesheet tag (mdperf.offline points it into the site, as it does asv's) and navigation bar, so the
+# page reads as one of the site's.
+BOOTSTRAP_CSS = ('<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/bootstrap@3.1.1/dist/css/bootstrap.min.css" '
+                 'integrity="sha256-6VA0SGkrc43SYPvX98q/LhHwm2APqX5us6Vuulsafps=" crossorigin="anonymous">')
+NAVBAR = """<nav id="nav" class="navbar navbar-left navbar-default navbar-fixed-top" role="navigation">
+<ul class="nav navbar-nav navbar-left">
+<li><p class="navbar-text"><img src="swallow.png" width="22" height="22" alt="swallow"> airspeed velocity</p></li>
+<li><a href="index.html#/">Benchmark grid</a></li>
+<li><a href="index.html#/summarylist">Benchmark list</a></li>
+<li><a href="index.html#/regressions">Regressions</a></li>
+<li class="active" id="nav-li-mdperf"><a href="mdperf.html">mdperf changes</a></li>
+</ul></nav>
+"""
 
 
 TRENDS = "mdperf-trends"  # the flags' pictures, beside the page
@@ -144,12 +161,52 @@ def trend_images(html_dir: Path, report: Report) -> dict[int, str]:
     return out
 
 
+GUARD_NAME = "machine guard, not a metric: "  # how the guard's series are named on asv's pages
+
+
+def _has_value(points: object) -> bool:
+    """A graph file's points ([revision, value or [values per parameter]]) hold a finite number."""
+    import math
+
+    for point in points if isinstance(points, list) else []:
+        value = point[1] if isinstance(point, list) and len(point) >= 2 else None
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                return True
+    return False
+
+
+def tidy_index(html_dir: Path) -> list[str]:
+    """asv's pages without the benchmarks no case of which has a value (the GPU metrics on a CPU-only machine),
+    and with the guard's series after the metrics, named as the machine's records; the hidden benchmarks."""
+    import json
+
+    from .regressions.analysis import GUARD
+
+    path = html_dir / "index.json"
+    data = json.loads(path.read_text())
+    benches = data.get("benchmarks", {})
+    measured: set[str] = set()
+    for f in (html_dir / "graphs").rglob("*.json"):
+        if f.stem in benches and f.stem not in measured and _has_value(json.loads(f.read_text())):
+            measured.add(f.stem)
+    if not measured:  # nothing measured yet: asv's page as it is, every benchmark listed
+        return []
+    ordered = {k: v for k, v in benches.items() if k in measured and GUARD not in k}
+    ordered.update({k: dict(v, pretty_name=GUARD_NAME + k.rsplit(".", 1)[-1])
+                    for k, v in benches.items() if k in measured and GUARD in k})
+    data["benchmarks"] = ordered
+    atomic_write_text(path, json.dumps(data))
+    return sorted(set(benches) - measured)
+
+
 def write(html_dir: Path, report: Report) -> Path:
     """Write the page, its pictures and its JSON into the published site and link the page from asv's
     navigation bar."""
     page = html_dir / PAGE
     atomic_write_text(html_dir / FLAGS_JSON, to_json(report))
     atomic_write_text(page, render(report, trend_images(html_dir, report)))
+    tidy_index(html_dir)
     index = html_dir / "index.html"
     text = index.read_text()
     if NAV_MARK not in text:

@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from . import asvconf, asvresults, environment, git, machine
+from . import asvconf, asvresults, environment, git, machine, progress
 from .asvconf import AsvSetup
 from .errors import UserError
 from .result import atomic_write_text
 from .suite import config as suite_config
 from .suite import validate, wheelhouse
+from .suite.config import PROGRESS_ENV
 
 
 
@@ -300,7 +301,7 @@ def track(
     machine_name: str | None = None,
     config: str | None = None,
     retry_failed: bool = False,
-    on_phase: Callable[[str, Path | None], None] | None = None,
+    on_phase: Callable[..., None] | None = None,
     on_start: Callable[[int, int], None] | None = None,
     on_commit_start: Callable[[int, str, str], None] | None = None,
     on_commit_done: Callable[[int, CommitOutcome, str], None] | None = None,
@@ -327,7 +328,7 @@ def track(
 
 def _track_locked(setup: AsvSetup, repo: Path, name: str, ident: dict[str, Any], spec: str | None,
                   last: int | None, profile: str, retry_failed: bool,
-                  on_phase: Callable[[str, Path | None], None],
+                  on_phase: Callable[..., None],
                   on_start: Callable[[int, int], None] | None,
                   on_commit_start: Callable[[int, str, str], None] | None,
                   on_commit_done: Callable[[int, CommitOutcome, str], None] | None,
@@ -398,16 +399,20 @@ def _track_locked(setup: AsvSetup, repo: Path, name: str, ident: dict[str, Any],
         hashfile = setup.state_dir / f"hashfile-{name}-{os.getpid()}.txt"  # this run's own
         atomic_write_text(hashfile, commit + "\n")
         log = logs / f"{commit[:12]}.log"
-        on_phase(f"measuring {commit[:10]} ({i + 1}/{len(commits)}) {subject[:50]}", log)
+        progress_file = logs / f"{commit[:12]}.progress"
+        progress_file.unlink(missing_ok=True)
+        on_phase(f"measuring {commit[:10]} ({i + 1}/{len(commits)}) {subject[:50]}", log,
+                 progress.CommitProgress(progress_file, i, len(commits), [o.wall_s for o in outcomes]))
         ledger.mark_running(commit)
         t0 = time.perf_counter()
         rc = _run_logged(
             _asv(setup, "run", f"HASHFILE:{hashfile}", "--machine", name, "--show-stderr", "--launch-method",
                  "forkserver" if sys.platform.startswith("linux") else "spawn"),
-            log, env, repo,
+            log, env | {PROGRESS_ENV: str(progress_file)}, repo,
         )
         wall = time.perf_counter() - t0
         hashfile.unlink(missing_ok=True)
+        progress_file.unlink(missing_ok=True)
         status, reason, bench_s = classify(setup, name, commit, rc, log)
         if status == "fault":  # the machine's, not the commit's: leave it unmeasured and stop here
             ledger.forget(commit)

@@ -127,7 +127,7 @@ def analyse(history: History, config: RegressionConfig | None = None, since: str
         if not mine:
             n = int(judged.sum())
             why = "" if len(pieces) == 1 else f" in any one version of the benchmark ({len(pieces)} versions)"
-            problems.append(Problem(s.key, f"only {n} point{'' if n == 1 else 's'}{why}; too short to judge "
+            problems.append(Problem(s.label, f"only {n} point{'' if n == 1 else 's'}{why}; too short to judge "
                                            f"({MIN_POINTS} needed)" + (f"; {int(marked.sum())} marked noisy"
                                                                        if marked.any() else "")))
         parts.extend(mine)
@@ -140,7 +140,7 @@ def analyse(history: History, config: RegressionConfig | None = None, since: str
     outcomes = list(zip(parts, _detect_all(jobs)))
     for part, outcome in sorted(outcomes, key=lambda po: po[0].weak):  # the quiet reading first
         if isinstance(outcome, str):  # one series' failure is a line of the report, never the report's end
-            problems.append(Problem(part.series.key, f"analysis failed: {outcome}"))
+            problems.append(Problem(part.series.label, f"analysis failed: {outcome}"))
             for i in part.index:
                 left[(part.series.key, int(i))] = "analysis"
             continue

@@ -19,7 +19,7 @@ calculator's package, that fails to import is a broken environment: every case f
 
 import os
 
-from mdperf.suite.config import PROFILE_ENV, PYPROJECT_ENV, load
+from mdperf.suite.config import PROFILE_ENV, PROGRESS_ENV, PYPROJECT_ENV, load
 
 __all__ = ["Energy", "GpuMemory", "Guard", "Latency", "Memory", "Reference", "Step"]
 
@@ -135,6 +135,21 @@ def _measure_in_child(args):
     return {"status": "error", "reason": f"measurement process exited with code {proc.returncode}: {last}"}
 
 
+def _progress(**event):
+    """One JSON line of progress (a case began, was measured again, ended), where track asked for it."""
+    import json
+    import time
+
+    path = os.environ.get(PROGRESS_ENV)
+    if not path:
+        return
+    try:
+        with open(path, "a") as f:
+            f.write(json.dumps({"t": time.time(), **event}) + "\n")
+    except OSError:  # progress is for the person watching: never a reason for a case to fail
+        pass
+
+
 def child_args(calculator, atoms, device, steps=None, warmup=None):
     """The measuring child's case for a parameter value (mdperf confirm measures with the same)."""
     name, options = _named(calculator)
@@ -165,6 +180,7 @@ def measure_case(calculator, atoms, device, steps=None, warmup=None, retry_noisy
     result = _measure_in_child(args)
     verdict = guard.judge(before, guard.calibrate()) | machine
     if verdict["noisy"] and retry_noisy and result.get("status") == "ok":
+        _progress(event="again", why=verdict["why"])
         again = measure_case(calculator, atoms, device, steps, warmup, retry_noisy=False)
         again["guard"]["retried"] = True
         again["guard"]["first"] = verdict
@@ -189,19 +205,19 @@ def measure_all(*_):
     results = {}
     reference = PROFILE.get("reference")
     calculators = list(PARAMS[0]) + ([reference] if reference and reference not in PARAMS[0] else [])
-    for calculator in calculators:
-        for atoms in PARAMS[1]:
-            for device in PARAMS[2]:
-                key = f"{calculator}|{atoms}|{device}"
-                if _skip_reason_too_big(calculator, atoms, device):
-                    continue
-                if device == "cuda":
-                    from mdperf.calculators import cuda_available
+    cases = [(c, a, d) for c in calculators for a in PARAMS[1] for d in PARAMS[2]
+             if not _skip_reason_too_big(c, a, d)]
+    for k, (calculator, atoms, device) in enumerate(cases):
+        key = f"{calculator}|{atoms}|{device}"
+        if device == "cuda":
+            from mdperf.calculators import cuda_available
 
-                    if not cuda_available():
-                        results[key] = {"status": "skipped", "reason": "needs CUDA, which is not available"}
-                        continue
-                results[key] = measure_case(calculator, atoms, device)
+            if not cuda_available():
+                results[key] = {"status": "skipped", "reason": "needs CUDA, which is not available"}
+                continue
+        _progress(event="case", k=k + 1, n=len(cases), case=f"{calculator} at {atoms} atoms on {device}")
+        results[key] = measure_case(calculator, atoms, device)
+        _progress(event="done", k=k + 1, n=len(cases), status=results[key].get("status"))
     return results
 
 
@@ -229,8 +245,10 @@ class _Tracked:
         if result["status"] == "error":
             raise RuntimeError(f"{key}: {result['reason']}")
         missing = [m for m in self.metrics if result["metrics"].get(m) is None]
-        if missing:
-            raise NotImplementedError(f"{missing[0]}: {result['metric_reasons'].get(missing[0], 'not measured')}")
+        if missing:  # every metric of the class that is absent, by its own name (asv cannot say which is set up)
+            reasons = {m: result["metric_reasons"].get(m, "not measured") for m in missing}
+            raise NotImplementedError("; ".join(f"{', '.join(k for k in reasons if reasons[k] == why)}: {why}"
+                                                for why in dict.fromkeys(reasons.values())))
         self.values = result["metrics"]
 
 

@@ -31,6 +31,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 PROFILE_ENV = "MDPERF_PROFILE"  # which profile the suite measures (mdperf track --profile sets it)
+PROGRESS_ENV = "MDPERF_PROGRESS"  # a file the suite appends its progress to (mdperf.progress reads it)
 PYPROJECT_ENV = "MDPERF_PYPROJECT"  # where the suite reads its cases (the thin benchmarks file sets it)
 DEFAULT_PROFILE = "default"
 
