@@ -20,7 +20,7 @@ def events(tmp_path, monkeypatch):
 
 def test_the_case_that_runs_and_a_re_measurement_are_said(events):
     watch = progress.CommitProgress(events, 0, 3, [])
-    assert watch() == ("", "estimate after the first case")  # nothing written yet: no case, no guess
+    assert watch() == ("", "")  # nothing written yet: no case, no guess
     suite._progress(event="case", k=1, n=4, case="torch-lj at 256 atoms on cpu")
     assert watch()[0] == "case 1/4: torch-lj at 256 atoms on cpu"
     suite._progress(event="again", why="the calibration loop got 45% of a core")

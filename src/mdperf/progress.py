@@ -73,7 +73,7 @@ class CommitProgress:
             elif since and since[-1].get("event") == "done" and last.get("k") == last.get("n"):
                 what = f"all {last.get('n')} cases measured; asv's own step timing and peak memory"
         per_commit = self.commit_estimate_s(events, now)
-        if per_commit is None:
-            return what, ("estimate after the first case" if self.index == 0 else "")
+        if per_commit is None:  # before the first case of the run ends (or an mdperf that writes no progress)
+            return what, ""
         left = max(0.0, per_commit - (now - self.start)) + per_commit * (self.total - self.index - 1)
         return what, f"about {minutes(left)} left for {self.total - self.index} commit(s)"
