@@ -9,13 +9,12 @@ The repository (benchmarks/eval/calc_repo.py): a numpy Lennard-Jones package `my
 import json
 import os
 import re
-import shlex
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
+import walkthrough
 
 from benchmarks.eval.calc_repo import make_calc_repo
 
@@ -25,15 +24,7 @@ pytestmark = pytest.mark.slow
 
 def mdperf(repo, *args, timeout=1800):
     # A heartbeat every 2 s instead of 30, so that the log of a short run shows it.
-    return subprocess.run([sys.executable, "-m", "mdperf.cli", *args], cwd=repo, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "MDPERF_HEARTBEAT_S": "2"})
-
-
-def adopting_commands():
-    """The shell commands of docs/adopting.md's walk-through, in order."""
-    text = (ROOT / "docs" / "adopting.md").read_text()
-    block = text.split("<!-- walk-through -->", 2)[1]
-    return [line[2:] for line in block.splitlines() if line.startswith("$ ")]
+    return walkthrough.mdperf(repo, *args, timeout=timeout, env={**os.environ, "MDPERF_HEARTBEAT_S": "2"})
 
 
 @pytest.fixture(scope="module")
@@ -41,23 +32,10 @@ def adopted(tmp_path_factory):
     repo = tmp_path_factory.mktemp("adopter") / "mycalc"
     info = make_calc_repo(repo)
     machine = f"adopt-{uuid.uuid4().hex[:8]}"
-    outputs = {}
-    for cmd in adopting_commands():
-        args = shlex.split(cmd)
-        if args[:2] == ["mdperf", "preview"]:
-            continue  # serves until stopped: tests/test_track.py covers it
-        if args[0] == "mdperf":
-            if args[1] == "track":
-                args += ["--machine", machine]
-            p = mdperf(repo, *args[1:])
-        elif args[0] == "git":
-            p = subprocess.run(args, cwd=repo, capture_output=True, text=True)
-        else:
-            continue  # pip install: the test's environment has mdperf already
-        outputs[" ".join(args[:2])] = p
-        # regressions: 4 when the machine was too busy to judge (said on its first line; the tests below skip)
-        assert p.returncode in ((0, 1, 4) if args[:2] == ["mdperf", "regressions"] else (0, 1)), \
-            f"{cmd}: {p.stdout}\n{p.stderr}"
+    # regressions: 4 when the machine was too busy to judge (said on its first line; the tests below skip)
+    outputs = walkthrough.walk(repo, "walk-through", machine, env={**os.environ, "MDPERF_HEARTBEAT_S": "2"},
+                               accept=lambda args, p: p.returncode in ((0, 1, 4) if args[:2] == ["mdperf", "regressions"]
+                                                                       else (0, 1)))
     return {"repo": repo, "machine": machine, "outputs": outputs, **info}
 
 

@@ -5,13 +5,11 @@ added.  ``mdperf init`` + ``mdperf track --last 6`` must measure all six, with n
 
 import importlib.util
 import json
-import shlex
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
+import walkthrough
 
 from benchmarks.eval.class_repo import make_class_repo
 
@@ -20,9 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 def walk_through():
-    text = (ROOT / "docs" / "adopting.md").read_text()
-    block = text.split("<!-- class-walk-through -->", 2)[1]
-    return [line[2:] for line in block.splitlines() if line.startswith("$ ")]
+    return walkthrough.commands("class-walk-through")
 
 
 @pytest.fixture(scope="module")
@@ -31,22 +27,12 @@ def adopted(tmp_path_factory):
     info = make_class_repo(repo)
     machine = f"class-{uuid.uuid4().hex[:8]}"
     stale = repo / ".asv" / "env" / "0123456789abcdef0123456789abcdef"  # an earlier matrix's environment
-    outputs = {}
-    for cmd in walk_through():
-        args = shlex.split(cmd)
-        if args[0] == "mdperf":
-            if args[1] == "track":
-                stale.mkdir(parents=True)
-                (stale / "asv-env-info.json").write_text("{}")
-                args += ["--machine", machine]
-            p = subprocess.run([sys.executable, "-m", "mdperf.cli", *args[1:]], cwd=repo, capture_output=True,
-                               text=True, timeout=1800)
-        elif args[0] == "git":
-            p = subprocess.run(args, cwd=repo, capture_output=True, text=True)
-        else:
-            continue
-        outputs[" ".join(args[:2])] = p
-        assert p.returncode == 0, f"{cmd}: {p.stdout}\n{p.stderr}"
+
+    def stale_environment():  # an earlier matrix's, there when track starts
+        stale.mkdir(parents=True)
+        (stale / "asv-env-info.json").write_text("{}")
+
+    outputs = walkthrough.walk(repo, "class-walk-through", machine, before_track=stale_environment)
     return {"repo": repo, "machine": machine, "outputs": outputs, "stale": stale, **info}
 
 

@@ -214,6 +214,25 @@ def test_wrap_writes_a_factory_beside_the_suite_that_resolves_from_there(tmp_pat
     assert p.returncode == 0 and "mdperf_factory:make" in p.stdout and "cannot import" not in p.stdout, p.stdout
 
 
+def test_confirms_measuring_child_finds_the_factory_beside_the_suite(tmp_path, monkeypatch):
+    from mdperf import confirm
+
+    repo = tmp_path / "ljtorch"
+    make_class_repo(repo, n_commits=1)
+    assert subprocess.run([sys.executable, "-m", "mdperf.cli", "init", "--calc", "ljtorch.calc:LJ", "--wrap",
+                           "--no-probe"], cwd=repo, capture_output=True, text=True).returncode == 0
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("PYTHONPATH", "")
+    calculators.add_search_path(repo / "benchmarks")  # what the CLI does inside a tracked repository
+    # the commit's package first (here the repository itself, as confirm's build folder would hold it), with a
+    # stand-in for its dependency toolz, which the benchmark environment would have
+    (repo / "toolz.py").write_text("def last(xs):\n    return list(xs)[-1]\n")
+    got = confirm.measure_once(Path(sys.executable), repo, ("mdperf_factory:make", 108, "cpu"),
+                               {"system": "ar", "steps": 20, "warmup": 2, "protocol": "nve", "dtype": "float64"})
+    assert got["status"] == "ok", got["reason"]
+    assert got["metrics"]["latency_median_ms"] > 0
+
+
 def test_only_the_current_matrixs_environments_are_live(tmp_path):
     from mdperf import asvconf
 

@@ -124,11 +124,64 @@ def test_track_settings_are_checked(tracked, edit, message):
     assert message in p.stderr
 
 
-@pytest.mark.parametrize("name", ["..", ".", "a/b", "x y"])
+@pytest.mark.parametrize("name", ["..", ".", "a/b", "x y", ""])
 def test_machine_names_cannot_leave_the_results_folder(tracked, name):
-    one_line_exit_2(p := mdperf("track", "--machine", name, cwd=tracked))
+    one_line_exit_2(p := mdperf("track", "--machine", name, cwd=tracked))  # '' is not "the default"
     assert "invalid machine name" in p.stderr
     assert not (tracked / ".asv").exists()
+
+
+@pytest.mark.parametrize("command", [["confirm", "--new"], ["bisect"], ["results", "export", "out.json"]])
+def test_every_command_checks_the_machine_name_as_track_does(tracked, command):
+    one_line_exit_2(p := mdperf(*command, "--machine", "../x", cwd=tracked))
+    assert "invalid machine name" in p.stderr
+
+
+def test_confirm_of_an_unknown_commit_is_bad_input_not_nothing_to_confirm(tracked):
+    one_line_exit_2(p := mdperf("confirm", "0123abcd", cwd=tracked))
+    assert "unknown commit '0123abcd'" in p.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seed", "-1"], "must be in 0..4294967295"),
+    (["--json", "/proc/version"], "not writable"),
+])
+def test_run_refuses_before_measuring(args, message):
+    if args[-1].startswith("/proc") and not os.path.exists(args[-1]):
+        pytest.skip("no /proc here")
+    t0 = time.perf_counter()
+    one_line_exit_2(p := mdperf(*RUN, *args))
+    assert message in p.stderr
+    assert time.perf_counter() - t0 < 30  # nothing was measured first
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--calc", "../../etc:passwd"], "malformed calculator '../../etc:passwd'"),
+    (["--calc", "emt", "--mdperf-requirement", "mdperf\n      - run: curl evil"], "one pip requirement"),
+    (["--calc", "emt", "--mdperf-requirement", 'mdperf"; rm -rf /; "'], "one pip requirement"),
+])
+def test_init_refuses_what_would_end_up_in_a_path_or_a_workflow(tmp_path, args, message):
+    repo, _ = make_repo(tmp_path, 1)
+    one_line_exit_2(p := mdperf("init", *args, "--no-probe", cwd=repo))
+    assert message in p.stderr
+    assert not (repo / ".github").exists() and not (repo / "asv.conf.json").exists()
+
+
+def test_plot_of_a_fifo_and_site_assets_into_a_file_are_bad_input(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    one_line_exit_2(p := mdperf("plot", str(fifo), "--out", str(tmp_path / "out"), timeout=30))
+    assert "not a regular file" in p.stderr
+    (tmp_path / "file").write_text("x")
+    one_line_exit_2(p := mdperf("site-assets", "--dest", str(tmp_path / "file")))
+    assert "not a folder" in p.stderr
+
+
+def test_commit_subjects_in_issues_do_not_notify_or_link():
+    from mdperf.regressions.report import _md, inert
+
+    assert inert("fix #12 for @alice, GH-7") == "fix #\u200b12 for @\u200balice, GH-\u200b7"
+    assert "@\u200bteam" in _md("cc @team") and "C# code" == inert("C# code")
 
 
 def test_preview_on_a_busy_or_invalid_port(tracked):
@@ -290,7 +343,7 @@ def test_names_from_results_are_inert_in_markdown_and_html(tmp_path):
     md = text.markdown(rep)
     assert "<img" not in md and "<script>" not in md and "&lt;img" in md
     page = site.render(rep)
-    assert "<img" not in page and "<script>" not in page
+    assert "<img src=x" not in page and "<script>" not in page and "&lt;img src=x" in page
 
 
 def test_a_zero_byte_result_file_is_a_machine_fault_not_a_failure(tmp_path):

@@ -57,6 +57,6 @@ def test_busy_signs_from_the_step_times_alone():
     assert guard.busy_signs(quiet) == ""
     tail = quiet[:190] + [5.0] * 10  # the slowest 5 % took 5x: another process took the core
     assert guard.busy_signs(tail) == "P99 is 4.9x the median"  # 5.0 over a median of 1.03
-    spread = [1.0 if i % 2 else 1.6 for i in range(200)]
-    assert guard.busy_signs(spread) == "the middle half of the steps spans 46% of the median"  # 0.6 / 1.3
+    spread = [1.0 if i % 2 else 2.0 for i in range(200)]
+    assert guard.busy_signs(spread) == "the middle half of the steps spans 67% of the median"  # 1.0 / 1.5
     assert guard.busy_signs(tail[:10]) == ""  # too few steps to say

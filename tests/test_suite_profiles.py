@@ -111,3 +111,17 @@ def test_a_dependency_that_fails_to_import_fails_every_case(monkeypatch, tmp_pat
         suite.Latency().setup(cache, "torch-lj", 108, "cpu")
     with pytest.raises(RuntimeError, match="environment is broken"):
         suite.Step().setup("torch-lj", 108, "cpu")
+
+
+def test_a_gpu_metric_not_measured_on_the_cpu_names_every_metric_of_its_class(monkeypatch):
+    from mdperf import measure
+
+    suite = load_suite(monkeypatch, "quick")
+    r = measure("torch-lj", "ar", 108, 20, warmup=2)
+    cache = {"torch-lj|108|cpu": {"status": "ok", "metrics": {k: m.value for k, m in r.metrics.items()},
+                                  "metric_reasons": {k: m.reason for k, m in r.metrics.items() if m.status != "ok"}}}
+    with pytest.raises(NotImplementedError) as info:
+        suite.GpuMemory().setup(cache, "torch-lj", 108, "cpu")
+    # asv cannot tell setup which of the class's benchmarks it runs for: the reason names all four, not the first
+    assert str(info.value) == ("gpu_peak_allocated_mib, gpu_peak_reserved_mib, gpu_nvml_used_mib, "
+                               "gpu_memory_growth_mib: not on CUDA")

@@ -202,8 +202,13 @@ def test_default_measures_only_new_commits_and_resumes_after_interrupt(history):
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, out
     assert json.loads(ledger_path.read_text())["commits"][new]["status"] == "running"
+    state = ledger_path.parent
+    assert not list(state.glob(f"hashfile-{machine}-*.txt"))  # removed on the way out
+    assert not list((state / "logs" / machine).glob("*.progress"))
+    (state / f"hashfile-{machine}-999999.txt").write_text(new + "\n")  # what a kill -9 leaves
     # The next run picks up the interrupted commit, and only it.
     p = mdperf(repo, "track", "--profile", "quick", "--machine", machine)
+    assert not (state / f"hashfile-{machine}-999999.txt").exists()
     assert p.returncode == 0, p.stdout + p.stderr
     assert "1 commit(s) to measure" in p.stdout and new[:10] in p.stdout
     assert json.loads(ledger_path.read_text())["commits"][new]["status"] == "ok"

@@ -2,7 +2,7 @@
 benchmark environment created from pip's cache), then the rest of the history, with each commit's overhead
 (build, install, asv start, process start: its wall time outside the benchmarks).
 
-    python benchmarks/scripts/adoption_perf.py [--commits 15] [--class-atoms 500] [--out docs/results/adoption.md]
+    python benchmarks/scripts/adoption_perf.py [--commits 15] [--class-atoms 864] [--out docs/results/adoption.md]
 
 Two repositories.  benchmarks/eval/calc_repo.py's numpy Lennard-Jones package (`mycalc:make`), 108 argon atoms,
 100 timed steps.  And a repository as it comes (benchmarks/eval/class_repo.py: setup.py-only metadata with a
@@ -43,7 +43,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--commits", type=int, default=15)
     ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "adoption.md"))
-    ap.add_argument("--class-atoms", type=int, default=500)
+    ap.add_argument("--class-atoms", type=int, default=864)
     ap.add_argument("--class-steps", type=int, default=300)
     args = ap.parse_args()
     adopted = class_repository(args.class_atoms, args.class_steps)
@@ -121,8 +121,8 @@ def class_repository(atoms: int, steps: int) -> dict:
         init_s = time.perf_counter() - t0
         if p.returncode != 0:
             raise SystemExit(f"mdperf init failed: {p.stdout[-2000:]}{p.stderr[-2000:]}")
-        add = next(line.split(": ", 1)[1].split(" && ")[0] for line in p.stdout.splitlines()
-                   if line.startswith("next: commit these files: "))
+        prefix = "next: commit these files: "
+        add = next(line[len(prefix):].split(" && ")[0] for line in p.stdout.splitlines() if line.startswith(prefix))
         subprocess.run(shlex.split(add), cwd=repo, check=True)
         git(repo, "commit", "-q", "-m", "Track performance with mdperf")
         track_s = timed(repo, "track", "--last", "6", "--machine", "adopt")

@@ -52,10 +52,21 @@ def _case_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", default=None, help="float32 | float64 (default: the calculator's own)")
     p.add_argument("--timestep-fs", type=float, default=None, help="time step in fs (default: the system's)")
     p.add_argument("--temperature-k", type=float, default=None, help="initial / bath temperature in K")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0, help="the initial velocities' random seed (0 to 2**32-1)")
     p.add_argument("--json", metavar="FILE", help="write the full result (samples included) as JSON; - for stdout")
     p.add_argument("--plot", metavar="DIR", default=None, help="draw the figures (PNG and SVG) into DIR")
     _calc_option_arg(p)
+
+
+def _seed(text: str) -> int:
+    """numpy takes seeds in [0, 2**32): a bad one is bad input before anything is measured."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be in 0..{2**32 - 1}, got {value}")
+    return value
 
 
 def _calc_option_arg(p: argparse.ArgumentParser) -> None:
@@ -342,6 +353,14 @@ def check_output_path(path: str | None, what: str = "--json") -> None:
         raise UserError(f"{what} {path}: folder {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise UserError(f"{what} {path}: not writable")
+    import tempfile
+
+    try:  # what the atomic write will do at the end (access() says yes to root even on /proc)
+        fd, probe = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".probe", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UserError(f"{what} {path}: not writable ({exc.strerror or exc})") from None
 
 
 def _write_json(path: str, payload: str) -> None:
@@ -422,6 +441,8 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
     check_output_dir(args.out, "--out")
     results = []
     for f in args.results:
+        if Path(f).exists() and not Path(f).is_file():  # a FIFO or a device would block or never end
+            raise UserError(f"cannot read {f}: not a regular file")
         try:
             data = json.loads(Path(f).read_text())
         except (OSError, ValueError) as exc:
@@ -511,7 +532,7 @@ def cmd_confirm(args: argparse.Namespace, console: Console) -> int:
         raise UserError(f"--max-rounds must be >= --rounds ({args.rounds}), got {args.max_rounds}")
     repo = git.find_repo(args.repo)
     setup = asvconf.load(repo, args.config)
-    name = args.machine or machine.default_name(machine.identity(setup.torch_requirement))
+    name = machine.name_for(args.machine, setup.torch_requirement)
     profile_name = args.profile or setup.default_profile
     suite_config.load(repo / "pyproject.toml", profile_name)  # the profile exists
     os.environ[suite_config.PROFILE_ENV] = profile_name
@@ -520,7 +541,9 @@ def cmd_confirm(args: argparse.Namespace, console: Console) -> int:
 
     from . import history
 
-    commits = [git.resolve(repo, c) or c for c in args.commits] if args.commits else None
+    commits = [git.resolve(repo, c) for c in args.commits] if args.commits else None
+    if commits and None in commits:
+        raise UserError(f"unknown commit {args.commits[commits.index(None)]!r} in {repo}")
     cfg = config.load(None, repo)
     rep = analyse_results(setup.results_dir, repo, cfg, record=setup.state_dir / record.FILE_NAME,
                           update_record=False)
@@ -590,7 +613,7 @@ def cmd_bisect(args: argparse.Namespace, console: Console) -> int:
 
     repo = git.find_repo(args.repo)
     setup = asvconf.load(repo, args.config)
-    name = args.machine or machine.default_name(machine.identity(setup.torch_requirement))
+    name = machine.name_for(args.machine, setup.torch_requirement)
     if args.range and ".." not in args.range:
         raise UserError(f"a range is A..B, got {args.range!r}")
     rep = analyse_results(setup.results_dir, repo, config.load(None, repo),
@@ -630,7 +653,7 @@ def cmd_results(args: argparse.Namespace, console: Console) -> int:
 
     repo = git.find_repo(args.repo)
     setup = asvconf.load(repo, args.config)
-    name = args.machine or machine.default_name(machine.identity(setup.torch_requirement))
+    name = machine.name_for(args.machine, setup.torch_requirement)
     record_path = setup.state_dir / record.FILE_NAME
     wants_dirs = {"export": (1, 1), "merge": (1, None)}.get(args.action, (0, 0))
     if not wants_dirs[0] <= len(args.dirs) <= (wants_dirs[1] if wants_dirs[1] is not None else len(args.dirs)):
@@ -1026,6 +1049,8 @@ def cmd_publish(args: argparse.Namespace, console: Console) -> int:
 def cmd_site_assets(args: argparse.Namespace, console: Console) -> int:
     from . import offline
 
+    if args.dest and Path(args.dest).exists() and not Path(args.dest).is_dir():
+        raise UserError(f"--dest {args.dest}: not a folder")
     modules = offline.install(Path(args.dest) if args.dest else None)
     console.print(f"site libraries installed: {modules}", highlight=False, soft_wrap=True)
     if args.dest:

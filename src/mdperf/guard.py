@@ -98,10 +98,11 @@ def metrics(g: dict[str, Any]) -> dict[str, float | None]:
             "gpu_temp_c": g.get("gpu_temp_c")}
 
 
-# What a run's own step times say (mdperf run, compare, scale have no calibration loop around them); quiet and
-# busy figures in docs/results/busy-signs.md.
-TAIL_RATIO = 2.5
-SPREAD_PCT = 20.0
+# What a run's own step times say (mdperf run, compare, scale have no calibration loop around them). Quiet runs on
+# a 2-core VM: P99 up to 2.9x the median (once 5.7x), the middle half up to 52 % wide; under hogs most runs beyond
+# (docs/results/busy-signs.md). A warning, not a verdict: the figures are still what was measured.
+TAIL_RATIO = 3.0
+SPREAD_PCT = 60.0
 
 
 def busy_signs(latency_ms: list[float]) -> str:

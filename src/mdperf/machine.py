@@ -41,6 +41,20 @@ def default_name(ident: dict[str, Any]) -> str:
     return f"{host}-{_slug(ident['gpu'])}-drv{ident['gpu_driver']}-cuda{ident['cuda']}"
 
 
+_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def name_for(given: str | None, torch_requirement: str) -> str:
+    """The machine name a command uses: the one given (checked: it names a results folder), else this machine's
+    default.  An empty name is bad input, never read as "the default"."""
+    name = default_name(identity(torch_requirement)) if given is None else given
+    if not _NAME.fullmatch(name) or name in (".", ".."):
+        from .errors import UserError
+
+        raise UserError(f"invalid machine name {name!r}: letters, digits, '.', '_' and '-' only")
+    return name
+
+
 def register(name: str, ident: dict[str, Any]) -> None:
     """Write the machine into asv's machine file (~/.asv-machine.json) so `asv run --machine name` uses it."""
     from asv.machine import MachineCollection

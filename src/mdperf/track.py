@@ -314,9 +314,7 @@ def track(
     profile = profile or setup.default_profile
     suite_config.load(repo / "pyproject.toml", profile)  # the suite's cases exist, the profile is one of them
     ident = machine.identity(setup.torch_requirement)
-    name = machine_name or machine.default_name(ident)
-    if not _MACHINE_NAME.fullmatch(name or "") or name in (".", ".."):
-        raise UserError(f"invalid machine name {name!r}: letters, digits, '.', '_' and '-' only")
+    name = machine.name_for(machine_name, setup.torch_requirement)
     try:
         with _lock(setup.state_dir / f"track-{name}.lock"):
             return _track_locked(setup, repo, name, ident, spec, last, profile, retry_failed,
@@ -334,6 +332,8 @@ def _track_locked(setup: AsvSetup, repo: Path, name: str, ident: dict[str, Any],
                   on_commit_done: Callable[[int, CommitOutcome, str], None] | None,
                   publish_site: bool = True) -> TrackSummary:
     ledger = Ledger(setup.state_dir / f"track-{name}.json")
+    for old in setup.state_dir.glob(f"hashfile-{name}-*.txt"):  # a run killed with -9 (this one holds the lock)
+        old.unlink(missing_ok=True)
     measured = measured_commits(setup, name, ledger)
     if retry_failed:
         measured -= ledger.failed()
@@ -405,14 +405,16 @@ def _track_locked(setup: AsvSetup, repo: Path, name: str, ident: dict[str, Any],
                  progress.CommitProgress(progress_file, i, len(commits), [o.wall_s for o in outcomes]))
         ledger.mark_running(commit)
         t0 = time.perf_counter()
-        rc = _run_logged(
-            _asv(setup, "run", f"HASHFILE:{hashfile}", "--machine", name, "--show-stderr", "--launch-method",
-                 "forkserver" if sys.platform.startswith("linux") else "spawn"),
-            log, env | {PROGRESS_ENV: str(progress_file)}, repo,
-        )
+        try:
+            rc = _run_logged(
+                _asv(setup, "run", f"HASHFILE:{hashfile}", "--machine", name, "--show-stderr", "--launch-method",
+                     "forkserver" if sys.platform.startswith("linux") else "spawn"),
+                log, env | {PROGRESS_ENV: str(progress_file)}, repo,
+            )
+        finally:  # Ctrl-C, SIGTERM: nothing of this run's left behind
+            hashfile.unlink(missing_ok=True)
+            progress_file.unlink(missing_ok=True)
         wall = time.perf_counter() - t0
-        hashfile.unlink(missing_ok=True)
-        progress_file.unlink(missing_ok=True)
         status, reason, bench_s = classify(setup, name, commit, rc, log)
         if status == "fault":  # the machine's, not the commit's: leave it unmeasured and stop here
             ledger.forget(commit)
@@ -463,9 +465,6 @@ def _record_facts(setup: AsvSetup, machine_name: str, commit: str, facts: dict[s
             entries.append({"commit": commit, "env": rf.env, "started_at": rf.run_at, "facts": facts})
     if entries:
         asvresults.append_runs(mdir, entries)
-
-
-_MACHINE_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
 @contextlib.contextmanager

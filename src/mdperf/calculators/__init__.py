@@ -235,6 +235,17 @@ def add_search_path(folder: str | os.PathLike[str]) -> None:
         os.environ[SEARCH_PATH_ENV] = os.pathsep.join([*parts, folder])
 
 
+_NAME = re.compile(r"^[A-Za-z0-9_][\w.-]*$")  # a registry name or an entry point's
+
+
+def check_name(name: str, where: str = "calculator") -> None:
+    """A calculator name is a registry or entry-point name, or ``package.module:attr`` of Python identifiers
+    (never a path: ``../../etc:passwd`` is bad input)."""
+    if not (_SPEC.match(name) if ":" in name else _NAME.match(name)):
+        raise UserError(f"{where}: malformed calculator {name!r}; expected a name (`mdperf list`) or "
+                        "package.module:function")
+
+
 def _import_spec(spec: str) -> Callable[..., Calculator]:
     if not _SPEC.match(spec):
         raise UserError(f"malformed calculator spec {spec!r}; expected package.module:function")

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..result import atomic_write_text
 from .model import Flag, Report
 from .record import Record
-from .report import _md, coverage_lines, level
+from .report import _md, coverage_lines, inert, level
 
 LABEL = "mdperf-regression"
 
@@ -33,7 +33,7 @@ def regression_text(commit: str, flags: list[Flag], site_url: str = "", coverage
     f0 = flags[0]
     worst = max(flags, key=lambda f: abs(f.change_pct))
     title = (f"Performance regression at {commit[:8]}"
-             + (f": {f0.subject[:60]}" if f0.subject else "")
+             + (f": {inert(f0.subject[:60])}" if f0.subject else "")
              + f" ({len(flags)} series, up to {worst.change_pct:+.1f}%)")
     where = f"commits `{f0.range_start}`..`{commit}`" if f0.range_start else f"commit `{commit}`"
     lines = [f"mdperf confirmed a performance regression at {where}"

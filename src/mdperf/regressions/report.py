@@ -7,6 +7,7 @@ reads quiet.
 from __future__ import annotations
 
 import json
+import re
 from typing import Iterable
 
 from rich.console import Console
@@ -188,9 +189,18 @@ def table(report: Report, console: Console) -> None:
 
 def _md(text: str) -> str:
     """Text from results files (untrusted: merged from other machines) made inert in a Markdown table cell: no
-    column breaks, no HTML, no code-span breaks."""
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
-            .replace("`", "'").replace("\n", " "))
+    column breaks, no HTML, no code-span breaks, no @mention or #N reference GitHub would act on."""
+    return inert(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+                 .replace("`", "'").replace("\n", " "))
+
+
+_ACTS = re.compile(r"([@#])(?=[\w-])|\b(GH)-(?=\d)", re.I)
+
+
+def inert(text: str) -> str:
+    """A commit subject as GitHub shows it without acting on it: a zero-width space after each ``@`` and ``#``
+    that would notify someone or link an issue (``@team``, ``#12``, ``GH-12``)."""
+    return _ACTS.sub(lambda m: (m.group(1) or m.group(2) + "-") + "\u200b", text)
 
 
 def markdown(report: Report, site_url: str = "") -> str:

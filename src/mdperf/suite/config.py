@@ -193,6 +193,10 @@ def from_table(table: dict[str, Any], profile: str | None = None, where: str = "
     for key in ("system", "protocol", "dtype", "reference"):
         if key in values and not isinstance(values[key], str):
             raise UserError(f"{where}: {key} must be a string, got {values[key]!r}")
+    from ..calculators import check_name
+
+    for name in [*strings("calculators", ()), *([values["reference"]] if values.get("reference") else [])]:
+        check_name(name, where)
     return SuiteConfig(
         calculators=strings("calculators", ()), system=str(values.get("system", "cu")), atoms=tuple(atoms),
         devices=devices, steps=integer("steps", 1000, 1), warmup=integer("warmup", 20, 0),

@@ -286,6 +286,12 @@ def init(repo: str | Path, *, calculators: list[str] | None = None, system: str 
     module beside the suite (``benchmarks/mdperf_factory.py``) that calls the one class named, measured instead
     of it.  ``read_metadata``: the package's runtime requirements from its metadata into the matrix."""
     repo = Path(repo)
+    if mdperf_requirement is not None and (not mdperf_requirement.strip() or
+                                           any(ch in mdperf_requirement for ch in '"\'`$\\') or
+                                           any(ord(ch) < 32 for ch in mdperf_requirement)):
+        # it is written into the workflows' shell steps: a newline or a quote would add a step of its own
+        raise UserError(f"--mdperf-requirement {mdperf_requirement!r}: one pip requirement, without quotes, "
+                        "backslashes, $ or control characters")
     pyproject = repo / "pyproject.toml"
     data = _project(pyproject)
     project = str(data.get("project", {}).get("name") or _setup_name(repo) or repo.resolve().name)
