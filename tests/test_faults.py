@@ -384,3 +384,30 @@ def test_a_full_disk_at_the_end_is_one_line_after_the_table(full_filesystem):
     one_line_exit_2(p)
     assert "could not write" in p.stderr and "latency" in p.stdout  # the measurement was still shown
     assert not out.exists()  # nothing half-written
+
+
+# --- concurrency --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_two_tracks_on_different_machines_share_the_environments_one_at_a_time(tmp_path):
+    """asv installs the measured package into the checkout's environments: a second track (another machine name)
+    waits for the first instead of measuring a package being replaced; both record every commit right."""
+    from benchmarks.eval.calc_repo import git as calc_git, make_calc_repo
+
+    repo = tmp_path / "mycalc"
+    make_calc_repo(repo, n_commits=2, slow=None, broken=None)
+    assert mdperf("init", "--calc", "mycalc:make", "--system", "ar", "--atoms", "32", "--steps", "20",
+                  "--no-probe", cwd=repo).returncode == 0
+    calc_git(repo, "add", "-A")
+    calc_git(repo, "commit", "-q", "-m", "Track performance with mdperf")
+    env = {**os.environ, "MDPERF_HEARTBEAT_S": "2"}
+    runs = [subprocess.Popen([sys.executable, "-m", "mdperf.cli", "track", "--last", "3", "--machine", m],
+                             cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+            for m in ("one", "two")]
+    outs = [r.communicate(timeout=1200)[0] for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], outs
+    assert sum("waiting for the benchmark environments" in out for out in outs) == 1, outs  # one waited
+    for m in ("one", "two"):
+        ledger = json.loads((repo / ".asv" / "mdperf" / f"track-{m}.json").read_text())["commits"]
+        assert [e["status"] for e in ledger.values()] == ["ok", "ok", "ok"], ledger

@@ -76,3 +76,34 @@ def test_an_environment_is_named_by_its_python_and_pins_where_a_person_reads_it(
     s = Series("md.Latency.track_latency_p50_ms", {"atoms": "256"}, "runner", env, "ms", False)
     assert s.label == "md.Latency.track_latency_p50_ms(atoms=256) @ runner / py3.11 torch2.13.0 …"
     assert s.key.endswith(env)  # the identity (the alert record's) keeps the whole name
+
+
+def test_values_that_are_no_measurement_are_problems_not_points(tmp_path):
+    from histories import write_asv_results
+    from mdperf import history
+
+    commits = [f"{i:08x}" + "a" * 32 for i in range(6)]
+    write_asv_results(tmp_path, "m", commits, {
+        "b.time_x": dict(params=[], param_names=[], unit="seconds",
+                         values=[[1.0], [0.0], [-2.0], ["fast"], [float("inf")], [float("nan")]]),
+        "b.track_y": dict(params=[], param_names=[], unit="unit", values=[[0.0], [True], [1.0], [2.0], [3.0], [4.0]])})
+    h = history.read(tmp_path)
+    x = next(s for s in h.series if s.benchmark == "b.time_x")
+    assert x.values == [1.0] and x.skipped == 1  # NaN is asv's n/a; 0 s, -2 s, a string, inf are not times
+    y = next(s for s in h.series if s.benchmark == "b.track_y")
+    assert y.values == [0.0, 1.0, 2.0, 3.0, 4.0]  # a track may be 0; a boolean is no value
+    reasons = {p.path.split("(")[0]: p.reason for p in h.problems}
+    assert reasons["b.time_x"].startswith("4 value(s) that are not measurements left out (0.0 at 00000001")
+    assert reasons["b.track_y"].startswith("1 value(s) that are not measurements left out (True at")
+
+
+def test_a_result_nested_too_deep_is_a_problem_not_a_crash(tmp_path):
+    from histories import write_asv_results
+    from mdperf import history
+
+    commits = [f"{i:08x}" + "a" * 32 for i in range(2)]
+    write_asv_results(tmp_path, "m", commits, {"b.time_x": dict(params=[], param_names=[], unit="seconds",
+                                                                 values=[[1.0], [1.0]])})
+    (tmp_path / "m" / "deadbeef-env.json").write_text("[" * 100_000 + "]" * 100_000)
+    h = history.read(tmp_path)
+    assert any("deadbeef" in p.path and "nested too deep" in p.reason for p in h.problems), h.problems

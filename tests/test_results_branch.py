@@ -130,3 +130,31 @@ def test_results_commands_refuse_bad_input_in_one_line(tmp_path):
                                                            "no results of machine")):
         p = mdperf(a, "results", *args)
         assert p.returncode == 2 and message in p.stderr and p.stderr.count("\n") == 1, (args, p.stderr)
+
+
+def test_a_link_or_a_broken_file_on_the_branch_is_left_out_and_publish_still_works(tmp_path):
+    src, commits, remote, clones = remote_and_clones(tmp_path, 4, ("a", "b"))
+    a, b = clones["a"], clones["b"]
+    bench = {"b.time_x": dict(params=[], param_names=[], unit="seconds", values=[[1.0]] * 4)}
+    write_asv_results(a / ".asv" / "results", "m", commits, bench)
+    assert mdperf(a, "results", "push", "--machine", "m").returncode == 0
+    # Another runner (or an attacker with push rights) adds a link out of the results and a file that is no UTF-8.
+    work = tmp_path / "branch"
+    git(tmp_path, "clone", "-q", "--branch", "mdperf-results", str(remote), str(work))
+    (work / "results" / "m" / "evil.json").symlink_to("/etc/passwd")
+    (work / "results" / "m" / "0badbeef-virtualenv-py3.11.json").write_bytes(b'{"commit_hash": "\xff\xfe"}')
+    git(work, "add", "-A")
+    git(work, "-c", "user.email=x@example.invalid", "-c", "user.name=x", "commit", "-qm", "bad entries")
+    git(work, "push", "-q", "origin", "mdperf-results")
+    p = mdperf(b, "results", "pull", "--machine", "other")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "skipped results/m/evil.json: a link; left out" in p.stdout
+    assert not (b / ".asv" / "results" / "m" / "evil.json").exists()
+    # the file that is no UTF-8 came (a regular file): asv publish is never handed it, the report names it
+    assert (b / ".asv" / "results" / "m" / "0badbeef-virtualenv-py3.11.json").exists()
+    p = mdperf(b, "publish")
+    assert p.returncode == 0 and "Traceback" not in p.stdout + p.stderr, p.stdout + p.stderr
+    assert (b / ".asv" / "html" / "index.html").exists()
+    p = mdperf(b, "regressions", "--format", "json", "--no-record")
+    problems = json.loads(p.stdout)["problems"]
+    assert any("0badbeef" in x["path"] and "UnicodeDecodeError" in x["reason"] for x in problems), problems

@@ -9,6 +9,7 @@ the caller decides whether that is a problem to report or a failed commit.
 from __future__ import annotations
 
 import json
+import os
 import re
 import stat
 from dataclasses import dataclass
@@ -93,6 +94,8 @@ def load(path: str | Path) -> ResultFile:
         data = json.loads(path.read_bytes().decode("utf-8"))
     except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise ResultsError(f"{type(exc).__name__}: {exc}") from None
+    except RecursionError:  # JSON nested thousands deep: crafted, never asv's
+        raise ResultsError("nested too deep to be an asv result") from None
     if not isinstance(data, dict):
         raise ResultsError(f"not a results object but {type(data).__name__}")
     data = _v2(data, path)
@@ -151,8 +154,8 @@ def load_machine(machine_dir: str | Path) -> dict[str, Any] | None:
         raise ResultsError("machine.json is not a regular file")
     try:
         data = json.loads(f.read_bytes().decode("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ResultsError(f"unreadable machine.json: {exc}") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise ResultsError(f"unreadable machine.json: {type(exc).__name__}") from None
     if not isinstance(data, dict):
         raise ResultsError(f"machine.json holds {type(data).__name__}, not an object")
     return data
@@ -167,8 +170,8 @@ def load_benchmarks(root: str | Path) -> dict[str, dict[str, Any]] | None:
         raise ResultsError("benchmarks.json is not a regular file")
     try:
         data = json.loads(f.read_bytes().decode("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ResultsError(f"unreadable benchmarks.json: {exc}") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise ResultsError(f"unreadable benchmarks.json: {type(exc).__name__}") from None
     return {k: v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else {}
 
 
@@ -191,7 +194,7 @@ def load_runs(machine_dir: str | Path) -> tuple[dict[tuple[str, str], dict[str, 
         try:
             d = json.loads(line)
             facts[(str(d["commit"]), str(d["env"]))] = {str(k): str(v) for k, v in dict(d["facts"]).items()}
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             problems.append(f"line {i}: {type(exc).__name__}: {exc}")
     return facts, problems
 
@@ -205,3 +208,45 @@ def append_runs(machine_dir: str | Path, entries: list[dict[str, Any]]) -> None:
     tmp = f.with_name(f.name + ".tmp")
     tmp.write_text(old + "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
     tmp.replace(f)
+
+
+def readable_view(root: str | Path, dest: str | Path) -> list[str]:
+    """``dest``: a results folder holding only what this module reads (the result files, ``machine.json`` and
+    ``benchmarks.json``), for asv publish, which crashes on a file pulled from another runner that is not UTF-8;
+    the files left out, "path: why"."""
+    import shutil
+
+    root, dest = Path(root), Path(dest)
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    left_out: list[str] = []
+
+    def put(f: Path, rel: Path) -> None:
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(f, dest / rel)
+        except OSError:  # another file system
+            shutil.copyfile(f, dest / rel)
+
+    try:
+        load_benchmarks(root)
+        if (root / BENCHMARKS_JSON).exists():
+            put(root / BENCHMARKS_JSON, Path(BENCHMARKS_JSON))
+    except ResultsError as exc:
+        left_out.append(f"{BENCHMARKS_JSON}: {exc}")
+    for mdir in machine_dirs(root):
+        try:
+            if load_machine(mdir) is None:
+                continue  # not a machine's folder
+        except ResultsError as exc:
+            left_out.append(f"{mdir.name}/{MACHINE_JSON}: {exc}")
+            continue
+        put(mdir / MACHINE_JSON, Path(mdir.name) / MACHINE_JSON)
+        for f in result_paths(mdir):
+            try:
+                load(f)
+            except ResultsError as exc:
+                left_out.append(f"{mdir.name}/{f.name}: {exc}")
+                continue
+            put(f, Path(mdir.name) / f.name)
+    return left_out

@@ -447,6 +447,8 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
             data = json.loads(Path(f).read_text())
         except (OSError, ValueError) as exc:
             raise UserError(f"cannot read {f}: {exc}") from None
+        except RecursionError:
+            raise UserError(f"cannot read {f}: nested too deep to be an mdperf result") from None
         items = data if isinstance(data, list) else [data]
         try:
             results += [MeasureResult.from_dict(d) for d in items]
@@ -673,6 +675,8 @@ def cmd_results(args: argparse.Namespace, console: Console) -> int:
                           f"{len(s.kept)} of machine {name} kept as they are here"
                           + (f"; {s.record_entries} reported regression(s) added to the record"
                              if s.record_entries else ""), highlight=False)
+        for why in s.skipped:
+            console.print(f"[yellow]skipped[/] {escape(why)}", highlight=False, soft_wrap=True)
         return EXIT_OK
     if args.action == "export":
         dest = Path(args.dirs[0])

@@ -427,11 +427,14 @@ def confirm(setup: AsvSetup, targets_: list[Target], profile: dict, rounds: int 
     """Re-measure each target against its base, interleaved; the verdicts (also appended to the machine's file).
     An inconclusive case is measured further, up to ``max_rounds`` a side, as many rounds as its measured spread
     says the flagged size needs; still inconclusive, it stays a flag to watch, and the verdict says why."""
+    from . import locks
+
     python = environment_python(setup)
     out: list[dict] = []
     logs = setup.state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="mdperf-confirm-") as tmp:
+    with locks.environments(setup.env_dir, "mdperf confirm", on_progress), \
+            tempfile.TemporaryDirectory(prefix="mdperf-confirm-") as tmp:
         sites: dict[str, Path] = {}
         for t in targets_:
             for c in (t.base, t.commit):

@@ -124,6 +124,11 @@ def _is_value(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def _is_time(benchmark: str, unit: str) -> bool:
+    """A duration: asv's time_ benchmarks (seconds) and tracks in ms or s (a step never takes 0 s)."""
+    return ".time_" in benchmark or unit in ("seconds", "s", "ms")
+
+
 @dataclass
 class _File:
     machine: str
@@ -153,6 +158,7 @@ def read(results_dir: str | Path, repo: str | Path | None = None,
     machines: dict[str, dict[str, Any]] = {}
     series: dict[tuple, Series] = {}
     points: dict[tuple, list[tuple[str, float | None, str | None, str]]] = {}  # key -> (commit, value, version, env)
+    invalid: dict[tuple, list[str]] = {}  # key -> values that are no measurement (strings, infinities, times <= 0)
     dates: dict[str, float] = {}
     files: list[_File] = []
     param_sets: dict[tuple[str, str], dict[tuple, str]] = {}
@@ -207,13 +213,15 @@ def read(results_dir: str | Path, repo: str | Path | None = None,
                         s = series[key] = Series(name, dict(zip(names, combo)), mdir.name, env, unit,
                                                  higher_is_better(name, unit, higher_patterns))
                         points[key] = []
-                    if _is_value(v):
+                    if _is_value(v) and not (v <= 0 and _is_time(name, s.unit)):
                         points[key].append((commit, float(v), row.version, env))
                     elif v is None:
                         s.failed += 1
                         s.failed_commits.append(commit)
-                    else:
+                    elif isinstance(v, float) and math.isnan(v):  # asv's n/a: the case could not run there
                         s.skipped += 1
+                    else:  # a string, a boolean, an infinity, a time <= 0: untrusted data, never a measurement
+                        invalid.setdefault(key, []).append(f"{repr(v)[:20]} at {commit[:8]}")
     for (mname, bname), sigs in param_sets.items():
         if len(sigs) > 1:
             problems.append(Problem(f"{root / mname}", f"{bname}: parameters changed between commits "
@@ -237,6 +245,9 @@ def read(results_dir: str | Path, repo: str | Path | None = None,
                 run_of[(mname, f.commit, f.env)] = len(runs[mname])
             runs[mname].append(Run(mname, group[0].run_at, commits, facts))
     kept, failed_only = [], []
+    for key, bad in invalid.items():
+        problems.append(Problem(series[key].label, f"{len(bad)} value(s) that are not measurements left out "
+                                                   f"({', '.join(bad[:3])}{', …' if len(bad) > 3 else ''})"))
     for key, s in series.items():
         pts = sorted(points[key], key=lambda p: pos.get(p[0], -1))
         if not pts:

@@ -41,6 +41,7 @@ class PullSummary:
     added: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "path: why": entries that are not plain files, left out
     empty: bool = False  # the branch does not exist yet
     record_entries: int = 0  # alerts the branch's record added to the local one
 
@@ -116,7 +117,17 @@ def pull(repo: Path, results_dir: Path, remote: str = "origin", branch: str = DE
         return summary
     with tempfile.TemporaryDirectory(prefix="mdperf-pull-") as tmp:
         with tarfile.open(fileobj=io.BytesIO(data.stdout)) as tar:
-            tar.extractall(tmp, filter="data")
+            for member in tar.getmembers():  # results are untrusted data: one bad entry never stops the pull
+                if member.isdir():
+                    continue
+                if not member.isfile():
+                    kind = "a link" if member.issym() or member.islnk() else "not a plain file"
+                    summary.skipped.append(f"{member.name}: {kind}; left out")
+                    continue
+                try:
+                    tar.extract(member, tmp, filter="data")
+                except (tarfile.TarError, OSError) as exc:
+                    summary.skipped.append(f"{member.name}: {exc}; left out")
         src = Path(tmp) / PREFIX
         for f in sorted(p for p in src.rglob("*") if p.is_file()):
             rel = f.relative_to(src)

@@ -7,8 +7,6 @@ recorded.  The ledger ``<results_dir>/../mdperf/track-<machine>.json`` holds eac
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import math
 import os
@@ -20,9 +18,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-from . import asvconf, asvresults, environment, git, machine, progress
+from . import asvconf, asvresults, environment, git, locks, machine, progress
 from .asvconf import AsvSetup
 from .errors import UserError
 from .result import atomic_write_text
@@ -316,7 +314,9 @@ def track(
     ident = machine.identity(setup.torch_requirement)
     name = machine.name_for(machine_name, setup.torch_requirement)
     try:
-        with _lock(setup.state_dir / f"track-{name}.lock"):
+        with locks.exclusive(setup.state_dir / f"track-{name}.lock", "mdperf track"), \
+                locks.environments(setup.env_dir, f"mdperf track on machine {name}",
+                                   lambda text: (on_phase or (lambda t, log: None))(text, None)):
             return _track_locked(setup, repo, name, ident, spec, last, profile, retry_failed,
                                  on_phase or (lambda text, log: None), on_start, on_commit_start, on_commit_done,
                                  publish_site)
@@ -467,27 +467,6 @@ def _record_facts(setup: AsvSetup, machine_name: str, commit: str, facts: dict[s
         asvresults.append_runs(mdir, entries)
 
 
-@contextlib.contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    """One `mdperf track` per checkout and machine: a second one exits 2 naming the holder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(path, "a+")
-    try:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            raise UserError(f"another mdperf track holds {path} ({holder}); wait for it or stop it") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-        fh.flush()
-        yield
-    finally:
-        fh.close()
-
-
 class TrackError(RuntimeError):
     """mdperf track could not run at all (exit 2)."""
 
@@ -498,7 +477,9 @@ def publish(setup: AsvSetup, env: dict[str, str] | None = None, logs: Path | Non
     (index.html, "", what the offline step did) or (None, reason, "")."""
     logs = logs or setup.state_dir / "logs"
     log = logs / "asv-publish.log"
-    rc = _run_logged(_asv(setup, "publish"), log, env or dict(os.environ), setup.repo)
+    config, _ = _publish_view(setup)  # what it leaves out, the report lists as problems
+    rc = _run_logged([sys.executable, "-m", "asv", "publish", "--config", str(config)], log, env or dict(os.environ),
+                     setup.repo)
     index = setup.html_dir / "index.html"
     if rc != 0 or not index.exists():
         return None, f"asv publish failed (exit {rc}); log: {log}", ""
@@ -517,6 +498,22 @@ def publish(setup: AsvSetup, env: dict[str, str] | None = None, logs: Path | Non
     except (UserError, OSError, ValueError) as exc:
         return index, f"site libraries not copied in: {exc}", ""
     return index, "", offline_note
+
+
+def _publish_view(setup: AsvSetup) -> tuple[Path, list[str]]:
+    """An asv configuration like the repository's whose results folder holds only the files mdperf can read
+    (results are untrusted: pulled from other runners), every path absolute; the files left out."""
+    from asv import util
+
+    view = setup.state_dir / "publish-view"
+    left_out = asvresults.readable_view(setup.results_dir, view / "results")
+    conf = util.load_json(str(setup.config_path), api_version=1, js_comments=True)
+    here = setup.config_path.resolve().parent
+    conf.update(version=1, repo=str(setup.repo.resolve()), results_dir=str((view / "results").resolve()),
+                html_dir=str(setup.html_dir.resolve()), env_dir=str(setup.env_dir.resolve()),
+                benchmark_dir=str((here / conf.get("benchmark_dir", "benchmarks")).resolve()))
+    atomic_write_text(view / "asv.conf.json", json.dumps(conf, indent=1))
+    return view / "asv.conf.json", left_out
 
 
 def _fmt_s(seconds: float) -> str:
