@@ -26,6 +26,14 @@ class _Broken(Calculator):
                 self.results["forces"][:] = np.nan
             if self.mode == "wrong-sign":
                 self.results["forces"] = -self.results["forces"]
+            if self.mode == "hang":
+                import time
+
+                time.sleep(3600)
+            if self.mode == "exit":
+                import sys
+
+                sys.exit(0)
 
 
 def raising():
@@ -67,3 +75,13 @@ def crash_process():
     if os.environ.get("MDPERF_TEST_NO_CRASH_PID") == str(os.getpid()):
         raise RuntimeError("would have ended the test runner's own process")
     os._exit(3)
+
+
+def hang_after_5():
+    """Hangs in the timed steps (a deadlock in a model's kernel)."""
+    return _Broken("hang", after=5)
+
+
+def exit_in_calculate():
+    """Calls sys.exit(0) from calculate(): the run must not read as a success."""
+    return _Broken("exit", after=5)

@@ -209,6 +209,20 @@ def test_plugins_that_do_not_import_or_exit_are_errors_not_silence(tmp_path):
     assert p.returncode == 1 and "called sys.exit(0)" in p.stdout, (p.stdout, p.stderr)
 
 
+def test_a_plugin_that_exits_or_hangs_in_calculate_is_the_cases_error(tmp_path):
+    # run measures in a process of its own, as compare does: sys.exit(0) in calculate() is no success
+    p = mdperf(*[a if a != "torch-lj" else "calcs_for_tests:exit_in_calculate" for a in RUN], "--steps", "20")
+    assert p.returncode == 1 and "measurement process exited with code 0" in p.stdout, (p.stdout, p.stderr)
+    t0 = time.perf_counter()
+    p = mdperf(*[a if a != "torch-lj" else "calcs_for_tests:hang_after_5" for a in RUN], "--steps", "20",
+               "--case-timeout", "8")
+    assert p.returncode == 1 and "did not finish within 8 s (--case-timeout)" in p.stdout, (p.stdout, p.stderr)
+    assert time.perf_counter() - t0 < 60
+    p = mdperf("compare", "torch-lj", "calcs_for_tests:hang_after_5", "--system", "ar", "--atoms", "32", "--steps",
+               "20", "--warmup", "0", "--case-timeout", "8")
+    assert p.returncode == 1 and "did not finish within 8 s" in p.stdout and "torch-lj" in p.stdout, p.stdout
+
+
 # --- the results reader ------------------------------------------------------------------------------------
 
 

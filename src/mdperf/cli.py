@@ -55,7 +55,23 @@ def _case_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_seed, default=0, help="the initial velocities' random seed (0 to 2**32-1)")
     p.add_argument("--json", metavar="FILE", help="write the full result (samples included) as JSON; - for stdout")
     p.add_argument("--plot", metavar="DIR", default=None, help="draw the figures (PNG and SVG) into DIR")
+    _case_timeout_arg(p)
     _calc_option_arg(p)
+
+
+def _case_timeout_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--case-timeout", type=_positive_s, default=None, metavar="S",
+                   help="stop a case still running after S seconds; it is an error (default 3600)")
+
+
+def _positive_s(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text}")
+    return value
 
 
 def _seed(text: str) -> int:
@@ -136,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     sca.add_argument("--warmup", type=int, default=10)
     sca.add_argument("--device", default="cpu")
     sca.add_argument("--out", default="mdperf-scaling", help="folder for the figure, table and JSON")
+    _case_timeout_arg(sca)
     _calc_option_arg(sca)
     ini = sub.add_parser("init", help="make a repository trackable: asv.conf.json, benchmarks/md.py, [tool.mdperf.suite]")
     ini.add_argument("--repo", default=".", help="the repository (default: the current one)")
@@ -254,9 +271,11 @@ def _progress_callback(console: Console, label: str) -> tuple[Callable[[int, int
     return update, close
 
 
-def _measure(args: argparse.Namespace, calc: str, console: Console, isolated: bool = False):
+def _measure(args: argparse.Namespace, calc: str, console: Console):
+    """One case in a process of its own (mdperf.isolate): a plug-in that exits or hangs is the case's error, and
+    one process's peak RSS or GPU cache never counts in another's figures."""
     from .isolate import measure_isolated
-    from .measurement import describe_case, measure_case
+    from .measurement import describe_case
 
     case = describe_case(calc, args.system, args.atoms, args.steps, protocol=args.protocol, device=args.device,
                          dtype=args.dtype, warmup=args.warmup, timestep_fs=args.timestep_fs,
@@ -264,9 +283,15 @@ def _measure(args: argparse.Namespace, calc: str, console: Console, isolated: bo
                          calc_options=getattr(args, "options", {}).get(calc))
     update, close = _progress_callback(console, f"{case.label} on {args.system}")
     try:
-        return (measure_isolated if isolated else measure_case)(case, progress=update)
+        return measure_isolated(case, progress=update, timeout_s=_timeout(args))
     finally:
         close()
+
+
+def _timeout(args: argparse.Namespace) -> float:
+    from .isolate import CASE_TIMEOUT_S
+
+    return args.case_timeout if getattr(args, "case_timeout", None) is not None else CASE_TIMEOUT_S
 
 
 def _warn_if_busy(console: Console, label: str, latency_ms: list[float]) -> bool:
@@ -475,7 +500,7 @@ def cmd_scale(args: argparse.Namespace, console: Console) -> int:
     rows = []
     for case in cases:
         console.print(f"measuring {case.label} at {case.atoms} atoms on {case.device}", highlight=False, markup=False)
-        r = measure_isolated(case)
+        r = measure_isolated(case, timeout_s=_timeout(args))
         _warn_if_busy(console, f"{case.label} at {case.atoms} atoms", r.samples.get("latency_ms", []))
         lat = np.asarray(r.samples.get("latency_ms", []), dtype=float)
         rows.append({"calculator": case.label, "device": case.device, "atoms": case.atoms, "status": r.status,
@@ -767,7 +792,7 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
         calculators.resolve(name)
     # Each calculator in its own process: one process's peak RSS only grows, and an earlier calculator's GPU
     # cache and warm CUDA context would count in a later one's figures (mdperf.isolate).
-    results = [_measure(args, name, console, isolated=True) for name in args.calcs]
+    results = [_measure(args, name, console) for name in args.calcs]
     base = results[0]
     table = Table(title=f"{args.system}, {results[0].case['atoms']} atoms, {args.protocol}, {args.device}, "
                         f"{args.steps} steps (speed-up and memory relative to {args.calcs[0]})")

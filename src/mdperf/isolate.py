@@ -47,11 +47,16 @@ def _child(case: dict[str, Any], options: dict[str, Any], out: Any, parent: int)
     out.put(("result", result.to_dict()))
 
 
+CASE_TIMEOUT_S = 3600.0  # `--case-timeout`: a hanging calculator is the case's error, never a run without end
+
+
 def measure_isolated(case: Case, *, progress: Callable[[int, int], None] | None = None,
-                     blowup_ev_per_atom: float = 1.0, repo: str = ".") -> MeasureResult:
+                     blowup_ev_per_atom: float = 1.0, repo: str = ".",
+                     timeout_s: float | None = CASE_TIMEOUT_S) -> MeasureResult:
     """:func:`mdperf.measurement.measure_case` in a fresh (spawned) Python process; the same result.
 
-    A process that ends without a result gives a result with status ``error`` and its exit code.
+    A process that ends without a result (a segfault, ``sys.exit`` or ``os._exit`` in a plug-in) gives a result
+    with status ``error`` and its exit code; one still running after ``timeout_s`` is killed, an ``error`` too.
     """
     from . import environment
     from .measurement import finish
@@ -62,12 +67,16 @@ def measure_isolated(case: Case, *, progress: Callable[[int, int], None] | None 
     options = {"blowup_ev_per_atom": blowup_ev_per_atom, "repo": repo}
     proc = ctx.Process(target=_child, args=(case.to_dict(), options, messages, os.getpid()), daemon=True)
     proc.start()
-    answer = None
+    answer, deadline, timed_out = None, None if timeout_s is None else time.monotonic() + timeout_s, False
     try:
         while answer is None:
             try:
                 msg = messages.get(timeout=0.5)
             except queue.Empty:
+                if deadline is not None and time.monotonic() > deadline:
+                    timed_out = True
+                    proc.kill()
+                    break
                 if proc.is_alive():
                     continue
                 try:  # it may have put its answer just before it ended
@@ -87,4 +96,6 @@ def measure_isolated(case: Case, *, progress: Callable[[int, int], None] | None 
     if answer is not None:
         return MeasureResult.from_dict(answer[1])
     lost = MeasureResult(case=case.to_dict(), environment=environment.collect(repo))
+    if timed_out:
+        return finish(lost, "error", f"the case did not finish within {timeout_s:g} s (--case-timeout); stopped")
     return finish(lost, "error", f"measurement process exited with code {proc.exitcode}")

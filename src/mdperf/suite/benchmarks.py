@@ -118,6 +118,9 @@ with open(sys.argv[2], "w") as f:
 """
 
 
+CASE_TIMEOUT_S = float(os.environ.get("MDPERF_CASE_TIMEOUT_S") or 1800)  # within asv's hour for setup_cache
+
+
 def _measure_in_child(args):
     import json
     import subprocess
@@ -126,8 +129,12 @@ def _measure_in_child(args):
 
     with tempfile.TemporaryDirectory(prefix="mdperf-case-") as tmp:
         out = os.path.join(tmp, "result.json")
-        proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(args), out], capture_output=True,
-                              text=True)
+        try:
+            proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(args), out], capture_output=True,
+                                  text=True, timeout=CASE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:  # a hanging calculator: this case's error, the others still run
+            return {"status": "error", "reason": f"the case did not finish within {CASE_TIMEOUT_S:g} s "
+                                                 f"(MDPERF_CASE_TIMEOUT_S); stopped"}
         if proc.returncode == 0 and os.path.exists(out):
             with open(out) as f:
                 return json.load(f)
