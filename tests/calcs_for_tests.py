@@ -85,3 +85,12 @@ def hang_after_5():
 def exit_in_calculate():
     """Calls sys.exit(0) from calculate(): the run must not read as a success."""
     return _Broken("exit", after=5)
+
+
+def chatty():
+    """Prints while it loads and at every step, as research code does."""
+    import os
+
+    print("loading my model ...", flush=True)
+    os.write(1, b"a C library says hello\n")
+    return cpu_lj()

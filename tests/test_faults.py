@@ -63,6 +63,13 @@ def test_json_output_paths_are_checked_before_measuring(tmp_path):
         assert stat.S_ISCHR(os.stat("/dev/full").st_mode)  # the device node is still a device node
 
 
+def test_a_plugins_prints_never_land_in_the_json_on_stdout():
+    p = mdperf(*[a if a != "torch-lj" else "calcs_for_tests:chatty" for a in RUN], "--json", "-")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["case"]["calculator"] == "calcs_for_tests:chatty"
+    assert "loading my model" in p.stderr and "a C library says hello" in p.stderr
+
+
 def test_json_dash_is_stdout(tmp_path):
     p = mdperf(*RUN, "--json", "-", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
@@ -425,3 +432,19 @@ def test_two_tracks_on_different_machines_share_the_environments_one_at_a_time(t
     for m in ("one", "two"):
         ledger = json.loads((repo / ".asv" / "mdperf" / f"track-{m}.json").read_text())["commits"]
         assert [e["status"] for e in ledger.values()] == ["ok", "ok", "ok"], ledger
+
+
+def test_the_build_folders_of_a_confirm_killed_with_9_are_removed_by_the_next(tmp_path, monkeypatch):
+    import tempfile
+
+    from mdperf import confirm
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()  # a pid that has ended
+    orphan = tmp_path / f"{confirm.BUILD_PREFIX}{dead}-abc"
+    live = tmp_path / f"{confirm.BUILD_PREFIX}{os.getpid()}-def"  # a confirm still running
+    for folder in (orphan, live):
+        (folder / "site-x").mkdir(parents=True)
+    confirm._remove_orphaned_folders()
+    assert not orphan.exists() and live.exists()

@@ -422,6 +422,19 @@ def decide(base: list[float], commit: list[float], up: bool, alpha: float = ALPH
             "reject_ci": [rlo, rhi], "reject_bound_pct": 100 * bound, "spread_pct": 100 * spread}
 
 
+BUILD_PREFIX = "mdperf-confirm-build-"  # + the pid of the confirm that made it, so an orphan can be told
+
+
+def _remove_orphaned_folders() -> None:
+    """The build folders of a confirm killed with -9 (its TemporaryDirectory never closed): removed."""
+    import psutil
+
+    for folder in Path(tempfile.gettempdir()).glob(f"{BUILD_PREFIX}*"):
+        pid = folder.name[len(BUILD_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def confirm(setup: AsvSetup, targets_: list[Target], profile: dict, rounds: int = ROUNDS,
             on_progress: Callable[[str], None] = lambda text: None, max_rounds: int = MAX_ROUNDS) -> list[dict]:
     """Re-measure each target against its base, interleaved; the verdicts (also appended to the machine's file).
@@ -433,8 +446,9 @@ def confirm(setup: AsvSetup, targets_: list[Target], profile: dict, rounds: int 
     out: list[dict] = []
     logs = setup.state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    _remove_orphaned_folders()
     with locks.environments(setup.env_dir, "mdperf confirm", on_progress), \
-            tempfile.TemporaryDirectory(prefix="mdperf-confirm-") as tmp:
+            tempfile.TemporaryDirectory(prefix=f"{BUILD_PREFIX}{os.getpid()}-") as tmp:
         sites: dict[str, Path] = {}
         for t in targets_:
             for c in (t.base, t.commit):

@@ -31,7 +31,14 @@ def _orphaned_exit(parent: int) -> None:
 
 
 def _child(case: dict[str, Any], options: dict[str, Any], out: Any, parent: int) -> None:
+    import sys
+
     from .measurement import measure_case
+
+    # A plug-in's prints go to stderr: the parent's stdout may carry the JSON alone (`--json -`).
+    sys.stdout.flush()
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
 
     threading.Thread(target=_orphaned_exit, args=(parent,), daemon=True).start()
 

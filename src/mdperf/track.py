@@ -146,23 +146,21 @@ def _asv(setup: AsvSetup, *args: str) -> list[str]:
 
 
 # Started beside asv in a session of its own: when mdperf ends without saying "done" (kill -9, a crash), its end
-# of the pipe closes and the watchdog stops asv's whole process group.
+# of the pipe closes and the watchdog ends asv's whole session (mdperf.children), forkserver and benchmarks too.
 _WATCHDOG = """
-import os, signal, sys, time
-group = int(sys.argv[1])
+import sys
+session = int(sys.argv[1])
 if sys.stdin.read() != "done":
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(group, sig)
-        except OSError:
-            break
-        time.sleep(5)
+    from mdperf.children import end_session
+    end_session(session)
 """
 
 
 def _run_logged(cmd: list[str], log: Path, env: dict[str, str], cwd: Path, timeout_s: float | None = None) -> int:
-    """Run ``cmd`` in its own process group, output to ``log``.  However mdperf ends — Ctrl-C, SIGTERM, kill -9
-    — the whole group is stopped."""
+    """Run ``cmd`` in a session of its own, output to ``log``.  However mdperf ends — Ctrl-C, SIGTERM, kill -9 —
+    every process of that session ends too (mdperf.children)."""
+    from . import children
+
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)
@@ -172,17 +170,17 @@ def _run_logged(cmd: list[str], log: Path, env: dict[str, str], cwd: Path, timeo
         try:
             return proc.wait(timeout=timeout_s)
         except BaseException:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+            children.end_session(proc.pid)
+            proc.wait()
             raise
         finally:
             try:
                 watchdog.communicate("done", timeout=10)
             except (OSError, subprocess.TimeoutExpired):
                 watchdog.kill()
+            if proc.returncode is not None:  # asv ended; anything it left in its session ends now
+                for p in children.members(proc.pid):
+                    p.kill()
 
 
 def classify(setup: AsvSetup, machine_name: str, commit: str, returncode: int, log: Path) -> tuple[str, str, float]:

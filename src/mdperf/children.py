@@ -1,0 +1,58 @@
+"""Ending what mdperf started: asv runs in a session of its own, and every process it starts stays in that session
+— asv gives each child its own process group (``setpgid`` in ``asv.util``), its forkserver and the benchmarks it
+forks included — so the session, not the group, is what must end.  asv is asked first (SIGINT: it stops its
+forkserver on the way out), then every process left in the session gets SIGTERM, then SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import psutil
+
+
+def members(sid: int) -> list[psutil.Process]:
+    """The live processes of session ``sid``."""
+    out = []
+    for p in psutil.process_iter():
+        try:
+            if os.getsid(p.pid) == sid and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except (OSError, psutil.Error):  # gone meanwhile
+            continue
+    return out
+
+
+def _signal_all(procs: list[psutil.Process], sig: int) -> None:
+    for p in procs:
+        try:
+            p.send_signal(sig)
+        except psutil.Error:
+            pass
+
+
+def end_session(sid: int, ask_s: float = 5.0, grace_s: float = 5.0) -> list[int]:
+    """Every process of session ``sid`` (its leader's pid) ends: SIGINT to the leader and up to ``ask_s`` for it to
+    close what it started, SIGTERM to all that remain and up to ``grace_s``, then SIGKILL.  The pids that needed
+    SIGKILL."""
+    try:
+        os.kill(sid, signal.SIGINT)
+    except OSError:
+        pass
+    deadline = time.monotonic() + ask_s
+    while time.monotonic() < deadline and psutil.pid_exists(sid) and _alive(sid):
+        time.sleep(0.1)
+    left = members(sid)
+    _signal_all(left, signal.SIGTERM)
+    _, left = psutil.wait_procs(left, timeout=grace_s)
+    _signal_all(left, signal.SIGKILL)
+    psutil.wait_procs(left, timeout=grace_s)
+    return [p.pid for p in left]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
