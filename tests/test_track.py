@@ -304,3 +304,19 @@ def test_ending_track_at_the_benchmarking_phase_leaves_no_process(history):
             time.sleep(0.5)
         left = [(p.pid, p.cmdline()) for p in children.members(session)]
         assert not left, f"after {sig!r}: asv's session outlived mdperf track: {left}"
+
+
+def test_a_commit_whose_own_package_is_missing_is_measured_again_before_it_is_recorded(history):
+    """'No module named mdperf' right after asv installed it reads like a removal by another run: measured once
+    more; missing again, it is the commit's packaging, recorded failed (never a fault that stops every night)."""
+    repo, machine = history["repo"], history["machine"]
+    pp = repo / "pyproject.toml"
+    good = pp.read_text()
+    pp.write_text(good.replace('where = ["src"]', 'where = ["no_such_folder"]'))  # a wheel without mdperf
+    dropped = commit_all(repo, "packaging that drops the package")
+    pp.write_text(good)
+    p = mdperf(repo, "track", dropped, "--profile", "quick", "--machine", machine)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert f"measuring {dropped[:10]} again: its own package vanished" in p.stdout, p.stdout
+    ledger = json.loads((repo / ".asv" / "mdperf" / f"track-{machine}.json").read_text())["commits"]
+    assert ledger[dropped]["status"] == "failed" and "No module named 'mdperf'" in ledger[dropped]["reason"]

@@ -244,6 +244,15 @@ _BROKEN_ENV = re.compile(r"RuntimeError: ((?:the benchmark environment is broken
 _MISSING_MODULE = re.compile(r"(ModuleNotFoundError: No module named '[^']+')")
 
 
+def _own_package_missing(setup: AsvSetup, machine_name: str, commit: str, status: str, log: Path) -> bool:
+    """The suite could not even be imported because the measured project's own package is missing (No module named
+    '<project>': mdperf measuring itself), which asv had just installed."""
+    if status != "failed" or asvresults.result_paths(setup.results_dir / machine_name, commit):
+        return False
+    found = re.search(r"No module named '([\w.]+)'", _log_text(log))
+    return bool(found) and found.group(1).split(".")[0] == setup.project.replace("-", "_")
+
+
 def _broken_environment(log: Path) -> str:
     found = _BROKEN_ENV.search(_log_text(log))
     return f"{found.group(1).strip()}; log: {log}" if found else ""
@@ -395,7 +404,6 @@ def _track_locked(setup: AsvSetup, repo: Path, name: str, ident: dict[str, Any],
         if on_commit_start:
             on_commit_start(i, commit, subject)
         hashfile = setup.state_dir / f"hashfile-{name}-{os.getpid()}.txt"  # this run's own
-        atomic_write_text(hashfile, commit + "\n")
         log = logs / f"{commit[:12]}.log"
         progress_file = logs / f"{commit[:12]}.progress"
         progress_file.unlink(missing_ok=True)
@@ -403,17 +411,28 @@ def _track_locked(setup: AsvSetup, repo: Path, name: str, ident: dict[str, Any],
                  progress.CommitProgress(progress_file, i, len(commits), [o.wall_s for o in outcomes]))
         ledger.mark_running(commit)
         t0 = time.perf_counter()
-        try:
-            rc = _run_logged(
-                _asv(setup, "run", f"HASHFILE:{hashfile}", "--machine", name, "--show-stderr", "--launch-method",
-                     "forkserver" if sys.platform.startswith("linux") else "spawn"),
-                log, env | {PROGRESS_ENV: str(progress_file)}, repo,
-            )
-        finally:  # Ctrl-C, SIGTERM: nothing of this run's left behind
-            hashfile.unlink(missing_ok=True)
-            progress_file.unlink(missing_ok=True)
+        for attempt in (1, 2):
+            try:
+                atomic_write_text(hashfile, commit + "\n")
+                rc = _run_logged(
+                    _asv(setup, "run", f"HASHFILE:{hashfile}", "--machine", name, "--show-stderr",
+                         "--launch-method", "forkserver" if sys.platform.startswith("linux") else "spawn"),
+                    log, env | {PROGRESS_ENV: str(progress_file)}, repo,
+                )
+            finally:  # Ctrl-C, SIGTERM: nothing of this run's left behind
+                hashfile.unlink(missing_ok=True)
+                progress_file.unlink(missing_ok=True)
+            status, reason, bench_s = classify(setup, name, commit, rc, log)
+            if attempt == 1 and _own_package_missing(setup, name, commit, status, log):
+                # asv has just installed it: something removed it meanwhile (another run, a person). Measured
+                # again before anything is recorded; missing twice, it is this commit's packaging.
+                on_phase(f"measuring {commit[:10]} again: its own package vanished from the environment right "
+                         "after asv installed it", log)
+                for f in asvresults.result_paths(setup.results_dir / name, commit):
+                    f.unlink(missing_ok=True)
+                continue
+            break
         wall = time.perf_counter() - t0
-        status, reason, bench_s = classify(setup, name, commit, rc, log)
         if status == "fault":  # the machine's, not the commit's: leave it unmeasured and stop here
             ledger.forget(commit)
             for f in asvresults.result_paths(setup.results_dir / name, commit):
