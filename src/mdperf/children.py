@@ -37,7 +37,8 @@ def end_session(sid: int, ask_s: float = 5.0, grace_s: float = 5.0) -> list[int]
     close what it started, SIGTERM to all that remain and up to ``grace_s``, then SIGKILL.  The pids that needed
     SIGKILL."""
     try:
-        os.kill(sid, signal.SIGINT)
+        if os.getsid(sid) == sid:  # still the session's leader (never a process that reused its pid)
+            os.kill(sid, signal.SIGINT)
     except OSError:
         pass
     deadline = time.monotonic() + ask_s
