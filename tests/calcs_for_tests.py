@@ -94,3 +94,11 @@ def chatty():
     print("loading my model ...", flush=True)
     os.write(1, b"a C library says hello\n")
     return cpu_lj()
+
+
+def slow_load():
+    """A model that takes a minute to load (weights from a slow disk)."""
+    import time
+
+    time.sleep(60)
+    return cpu_lj()

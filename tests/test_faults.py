@@ -230,6 +230,26 @@ def test_a_plugin_that_exits_or_hangs_in_calculate_is_the_cases_error(tmp_path):
     assert p.returncode == 1 and "did not finish within 8 s" in p.stdout and "torch-lj" in p.stdout, p.stdout
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_a_factory_loads_is_the_signal_not_the_factorys_error(sig):
+    proc = subprocess.Popen([sys.executable, "-m", "mdperf.cli",
+                             *[a if a != "torch-lj" else "calcs_for_tests:slow_load" for a in RUN]],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not psutil.Process(proc.pid).children():
+        time.sleep(0.2)  # the measuring process is up: the factory loads in it
+    time.sleep(2)
+    kids = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == (130 if sig == signal.SIGINT else 128 + sig), (proc.returncode, out, err)
+    assert "Traceback" not in out + err and "slow_load" not in out  # no factory error reported
+    deadline = time.time() + 10
+    while _descendants_alive([k.pid for k in kids]) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not _descendants_alive([k.pid for k in kids])
+
+
 # --- the results reader ------------------------------------------------------------------------------------
 
 

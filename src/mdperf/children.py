@@ -57,3 +57,44 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+# Started beside a child in a session of its own: when mdperf ends without saying "done" (kill -9, a crash), its
+# end of the pipe closes and the watchdog ends the child's whole session.
+_WATCHDOG = """
+import sys
+session = int(sys.argv[1])
+if sys.stdin.read() != "done":
+    from mdperf.children import end_session
+    end_session(session)
+"""
+
+
+def run(cmd: list[str], *, stdout, stderr, env: dict[str, str] | None = None, cwd=None,
+        timeout_s: float | None = None) -> int:
+    """``cmd`` in a session of its own, its exit code.  However mdperf ends — Ctrl-C, SIGTERM, kill -9 — every
+    process of that session ends too; and when ``cmd`` ends, anything it left behind in its session."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, env=env, cwd=cwd, start_new_session=True)
+    watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(proc.pid)], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                text=True)
+    try:
+        return proc.wait(timeout=timeout_s)
+    except BaseException:
+        end_session(proc.pid)
+        proc.wait()
+        raise
+    finally:
+        try:
+            watchdog.communicate("done", timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            watchdog.kill()
+        if proc.returncode is not None:
+            for p in members(proc.pid):
+                try:
+                    p.kill()
+                except psutil.Error:
+                    pass

@@ -34,7 +34,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import git
+from . import children, git
 from .asvconf import AsvSetup
 from .errors import UserError
 from .regressions import verdicts
@@ -318,11 +318,13 @@ def measure_once(python: Path, site: Path, case: tuple[str, int, str], profile: 
         out = Path(tmp) / "result.json"
         # Run from an empty folder: `python -c` puts the working directory first on the path, and the checkout's
         # own package (the working tree, not the commit measured) would shadow the commit's folder.
-        p = subprocess.run([str(python), "-c", _CHILD, json.dumps(args), str(out)], capture_output=True, text=True,
-                           env=env, cwd=tmp)
-        if p.returncode != 0 or not out.exists():
-            last = (p.stderr.strip().splitlines() or ["no output"])[-1]
-            raise UserError(f"measuring {calculator} at {atoms} atoms failed (exit {p.returncode}): {last}")
+        err = Path(tmp) / "stderr.txt"
+        with open(err, "w") as fh:  # in a session that ends with confirm, whatever ends confirm
+            rc = children.run([str(python), "-c", _CHILD, json.dumps(args), str(out)], stdout=subprocess.DEVNULL,
+                              stderr=fh, env=env, cwd=tmp)
+        if rc != 0 or not out.exists():
+            last = (err.read_text(errors="replace").strip().splitlines() or ["no output"])[-1]
+            raise UserError(f"measuring {calculator} at {atoms} atoms failed (exit {rc}): {last}")
         return json.loads(out.read_text())
 
 

@@ -95,6 +95,9 @@ def measure_isolated(case: Case, *, progress: Callable[[int, int], None] | None 
                     progress(msg[1], msg[2])
             else:
                 answer = msg
+    except BaseException:  # Ctrl-C, SIGTERM: the measurement ends with mdperf, now
+        proc.kill()
+        raise
     finally:
         proc.join(timeout=30)
         if proc.is_alive():

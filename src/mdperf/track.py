@@ -145,42 +145,13 @@ def _asv(setup: AsvSetup, *args: str) -> list[str]:
     return [sys.executable, "-m", "asv", *args, "--config", str(setup.config_path)]
 
 
-# Started beside asv in a session of its own: when mdperf ends without saying "done" (kill -9, a crash), its end
-# of the pipe closes and the watchdog ends asv's whole session (mdperf.children), forkserver and benchmarks too.
-_WATCHDOG = """
-import sys
-session = int(sys.argv[1])
-if sys.stdin.read() != "done":
-    from mdperf.children import end_session
-    end_session(session)
-"""
-
-
 def _run_logged(cmd: list[str], log: Path, env: dict[str, str], cwd: Path, timeout_s: float | None = None) -> int:
-    """Run ``cmd`` in a session of its own, output to ``log``.  However mdperf ends — Ctrl-C, SIGTERM, kill -9 —
-    every process of that session ends too (mdperf.children)."""
+    """Run ``cmd`` with its output in ``log``, in a session that ends with mdperf (mdperf.children.run)."""
     from . import children
 
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)
-        watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(proc.pid)], stdin=subprocess.PIPE,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                                    text=True)
-        try:
-            return proc.wait(timeout=timeout_s)
-        except BaseException:
-            children.end_session(proc.pid)
-            proc.wait()
-            raise
-        finally:
-            try:
-                watchdog.communicate("done", timeout=10)
-            except (OSError, subprocess.TimeoutExpired):
-                watchdog.kill()
-            if proc.returncode is not None:  # asv ended; anything it left in its session ends now
-                for p in children.members(proc.pid):
-                    p.kill()
+        return children.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd, timeout_s=timeout_s)
 
 
 def classify(setup: AsvSetup, machine_name: str, commit: str, returncode: int, log: Path) -> tuple[str, str, float]:
