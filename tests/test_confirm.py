@@ -179,6 +179,31 @@ def _hog(stop):
         pass
 
 
+def test_kill_9_on_confirm_ends_its_measurement(tracked):
+    import psutil
+
+    from mdperf import children
+
+    repo, machine, slow = tracked["repo"], tracked["machine"], tracked["slow"]
+    proc = subprocess.Popen([sys.executable, "-m", "mdperf.cli", "confirm", slow[:10], "--machine", machine,
+                             "--profile", "default", "--format", "json"], cwd=repo, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    session = None
+    deadline = time.time() + 300
+    while time.time() < deadline and session is None:
+        for child in psutil.Process(proc.pid).children():
+            if "from mdperf import measure" in " ".join(child.cmdline()):  # a measuring process is up
+                session = child.pid
+        time.sleep(0.2)
+    assert session is not None, "confirm never started measuring"
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 60
+    while children.members(session) and time.time() < deadline:
+        time.sleep(0.5)
+    assert not children.members(session), "confirm's measurement outlived it"
+
+
 def test_the_guard_marks_a_case_measured_under_a_cpu_hog(monkeypatch):
     from test_suite_profiles import load_suite
 
