@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from guard_eval import _hog  # noqa: E402
+from guard_eval import conditions, hogs  # noqa: E402
 
 from mdperf import guard, measure  # noqa: E402
 from mdperf.result import atomic_write_text  # noqa: E402
@@ -39,25 +39,13 @@ def figures(latency_ms: list[float]) -> dict:
 
 
 def condition(n_hogs: int, trials: int, steps: int) -> list[dict]:
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("fork")
-    stop = ctx.Event()
-    hogs = [ctx.Process(target=_hog, args=(stop,), daemon=True) for _ in range(n_hogs)]
-    for h in hogs:
-        h.start()
-    try:
-        time.sleep(0.3 if hogs else 0)
-        out = []
+    out = []
+    with hogs(n_hogs):
         for _ in range(trials):
             for calc, system, atoms in CASES:
                 r = measure(calc, system, atoms, steps, warmup=10)
                 out.append({"case": f"{calc} {atoms}", **figures(r.samples["latency_ms"])})
-        return out
-    finally:
-        stop.set()
-        for h in hogs:
-            h.join(5)
+    return out
 
 
 def main() -> None:
@@ -69,7 +57,7 @@ def main() -> None:
     t0 = time.time()
     cores = os.cpu_count() or 1
     rows = []
-    for name, n in (("quiet", 0), ("one hog", 1), (f"hogs ({cores + 1} on {cores} cores)", cores + 1)):
+    for name, n in conditions():
         got = condition(n, args.trials, args.steps)
         tails, iqrs = [g["tail_ratio"] for g in got], [g["iqr_pct"] for g in got]
         rows.append({"condition": name, "runs": len(got), "warned": sum(g["warned"] for g in got),

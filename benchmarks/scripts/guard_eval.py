@@ -14,6 +14,7 @@ drift and its share of a core) so another threshold can be read off.  Writes ``g
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -44,19 +45,32 @@ def trial(case_s: float) -> dict:
     return guard.judge(before, after)
 
 
-def condition(n_hogs: int, trials: int, case_s: float) -> list[dict]:
+@contextlib.contextmanager
+def hogs(n: int):
+    """``n`` busy processes for the block (a loaded machine, made on purpose)."""
     ctx = multiprocessing.get_context("fork")
     stop = ctx.Event()
-    hogs = [ctx.Process(target=_hog, args=(stop,), daemon=True) for _ in range(n_hogs)]
-    for h in hogs:
+    procs = [ctx.Process(target=_hog, args=(stop,), daemon=True) for _ in range(n)]
+    for h in procs:
         h.start()
     try:
-        time.sleep(0.3 if hogs else 0)
-        return [trial(case_s) for _ in range(trials)]
+        time.sleep(0.3 if procs else 0)
+        yield
     finally:
         stop.set()
-        for h in hogs:
+        for h in procs:
             h.join(5)
+
+
+def conditions() -> list[tuple[str, int]]:
+    """The three loads, by name and number of hogs: quiet, one hog, one per core plus one."""
+    cores = os.cpu_count() or 1
+    return [("quiet", 0), ("one hog", 1), (f"hogs ({cores + 1} on {cores} cores)", cores + 1)]
+
+
+def condition(n_hogs: int, trials: int, case_s: float) -> list[dict]:
+    with hogs(n_hogs):
+        return [trial(case_s) for _ in range(trials)]
 
 
 def main() -> None:
@@ -68,7 +82,7 @@ def main() -> None:
     t0 = time.time()
     cores = os.cpu_count() or 1
     rows = []
-    for name, n in (("quiet", 0), ("one hog", 1), (f"hogs ({cores + 1} on {cores} cores)", cores + 1)):
+    for name, n in conditions():
         got = condition(n, args.trials, args.case_s)
         drift = np.array([g["calibration_drift_pct"] for g in got])
         share = np.array([g["cpu_share_pct"] for g in got])
