@@ -125,3 +125,14 @@ def test_a_gpu_metric_not_measured_on_the_cpu_names_every_metric_of_its_class(mo
     # asv cannot tell setup which of the class's benchmarks it runs for: the reason names all four, not the first
     assert str(info.value) == ("gpu_peak_allocated_mib, gpu_peak_reserved_mib, gpu_nvml_used_mib, "
                                "gpu_memory_growth_mib: not on CUDA")
+
+
+def test_a_case_that_hangs_is_stopped_and_is_its_own_error(monkeypatch):
+    import time
+
+    monkeypatch.setenv("MDPERF_CASE_TIMEOUT_S", "8")  # mdperf track --case-timeout 8
+    suite = load_suite(monkeypatch, "quick")
+    t0 = time.perf_counter()
+    got = suite._measure_in_child(suite.child_args("calcs_for_tests:hang_after_5", 32, "cpu", steps=20, warmup=0))
+    assert got == {"status": "error", "reason": "the case did not finish within 8 s (track --case-timeout); stopped"}
+    assert time.perf_counter() - t0 < 60

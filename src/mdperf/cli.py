@@ -185,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     trk.add_argument("--machine", default=None, help="asv machine name (default: host and GPU identity)")
     trk.add_argument("--repo", default=".", help="the repository to track (default: the current one)")
     trk.add_argument("--config", default=None, help="asv config (default: REPO/asv.conf.json)")
+    trk.add_argument("--case-timeout", type=_positive_s, default=None, metavar="S",
+                     help="stop a case's measuring process after S seconds; it is the case's error (default 1800)")
     reg = sub.add_parser("regressions", help="commit-by-commit regressions and improvements from asv results")
     reg.add_argument("--results", default=None, help="asv results folder (default: the repository's, from asv.conf.json)")
     reg.add_argument("--repo", default=None, help="the measured git repository, for commit order (default: the current one, if any)")
@@ -968,6 +970,8 @@ def cmd_track(args: argparse.Namespace, console: Console) -> int:
         for line in more:
             progress.console.print(f"    {escape(line)}", highlight=False, soft_wrap=True)
 
+    if args.case_timeout is not None:  # read by the suite inside asv's processes
+        os.environ["MDPERF_CASE_TIMEOUT_S"] = repr(args.case_timeout)
     try:
         summary = track(args.repo, args.range, last=args.last, profile=args.profile, machine_name=args.machine,
                         config=args.config, retry_failed=args.retry_failed, on_phase=heartbeat.phase,

@@ -134,7 +134,7 @@ def _measure_in_child(args):
                                   text=True, timeout=CASE_TIMEOUT_S)
         except subprocess.TimeoutExpired:  # a hanging calculator: this case's error, the others still run
             return {"status": "error", "reason": f"the case did not finish within {CASE_TIMEOUT_S:g} s "
-                                                 f"(MDPERF_CASE_TIMEOUT_S); stopped"}
+                                                 f"(track --case-timeout); stopped"}
         if proc.returncode == 0 and os.path.exists(out):
             with open(out) as f:
                 return json.load(f)
