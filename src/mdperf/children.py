@@ -98,3 +98,16 @@ def run(cmd: list[str], *, stdout, stderr, env: dict[str, str] | None = None, cw
                     p.kill()
                 except psutil.Error:
                     pass
+
+
+def capture(cmd: list[str], *, env: dict[str, str] | None = None, cwd=None, timeout_s: float | None = None):
+    """:func:`run` with stdout and stderr captured as text: a ``subprocess.CompletedProcess``.  Past ``timeout_s``
+    the session is ended and ``subprocess.TimeoutExpired`` raised, as ``subprocess.run`` does."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        rc = run(cmd, stdout=out, stderr=err, env=env, cwd=cwd, timeout_s=timeout_s)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(cmd, rc, out.read(), err.read())

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -114,8 +113,9 @@ def install(dest: Path | None = None) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("package.json", "package-lock.json"):
         shutil.copyfile(manifest_dir() / name, dest / name)
-    p = subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", str(dest)],
-                       capture_output=True, text=True)
+    from . import children
+
+    p = children.capture([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", str(dest)])
     if p.returncode != 0:
         last = (p.stderr.strip().splitlines() or ["?"])[-1]
         raise UserError(f"npm ci failed in {dest}: {last}")

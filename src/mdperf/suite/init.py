@@ -102,6 +102,8 @@ def package_requirements(repo: Path) -> tuple[list[str] | None, str]:
     import subprocess
     import tempfile
 
+    from .. import children
+
     if not any((repo / f).exists() for f in ("pyproject.toml", "setup.py", "setup.cfg")):
         return None, "no setup.py, setup.cfg or pyproject.toml"
     why = ""
@@ -109,9 +111,9 @@ def package_requirements(repo: Path) -> tuple[list[str] | None, str]:
         report = Path(tmp) / "report.json"
         for isolation in (["--no-build-isolation"], []):  # without isolation first: no download
             try:
-                p = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps",
-                                    "--ignore-installed", "--quiet", "--report", str(report), *isolation, str(repo)],
-                                   capture_output=True, text=True, timeout=600, cwd=tmp)
+                p = children.capture([sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps",
+                                      "--ignore-installed", "--quiet", "--report", str(report), *isolation,
+                                      str(repo)], timeout_s=600, cwd=tmp)
             except (OSError, subprocess.TimeoutExpired) as exc:
                 why = str(exc)
                 continue

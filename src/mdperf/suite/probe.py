@@ -61,11 +61,13 @@ def estimates(pyproject: str | Path, profile: str | None) -> list[dict]:
 
 
 def in_child(repo: Path, pyproject: Path, profile: str, timeout_s: float = 300) -> list[dict]:
+    from .. import children
+
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(repo / "src"), str(repo), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     try:
-        p = subprocess.run([sys.executable, "-m", "mdperf.suite.probe", str(pyproject), profile],
-                           capture_output=True, text=True, env=env, cwd=repo, timeout=timeout_s)
+        p = children.capture([sys.executable, "-m", "mdperf.suite.probe", str(pyproject), profile], env=env,
+                             cwd=repo, timeout_s=timeout_s)
     except subprocess.TimeoutExpired:
         return [{"case": "every case", "error": f"the probe took over {timeout_s:.0f} s"}]
     try:

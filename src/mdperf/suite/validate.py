@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -83,11 +82,13 @@ def problems(pyproject: str | Path, profile: str | None, benchmark_environment: 
 def in_child(repo: Path, pyproject: Path, profile: str, timeout_s: float = 600, python: str | None = None) -> list[str]:
     """:func:`problems`, in a fresh process of ``python`` (default: this interpreter; `mdperf track` also uses each
     benchmark environment's) that imports the repository's working tree first."""
+    from .. import children
+
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(repo / "src"), str(repo), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     where = ["--benchmark-environment"] if python else []
-    p = subprocess.run([python or sys.executable, "-m", "mdperf.suite.validate", str(pyproject), profile, *where],
-                       capture_output=True, text=True, env=env, cwd=repo, timeout=timeout_s)
+    p = children.capture([python or sys.executable, "-m", "mdperf.suite.validate", str(pyproject), profile, *where],
+                         env=env, cwd=repo, timeout_s=timeout_s)
     try:
         return list(json.loads(p.stdout.strip().splitlines()[-1]))
     except (ValueError, IndexError):

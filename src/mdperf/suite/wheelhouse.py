@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from .. import children
+
 MARKER = "mdperf-wheel.sha256"  # in each environment: the wheel it holds
 
 
@@ -49,13 +51,13 @@ def build(source: Path, wheelhouse: Path, log: Path) -> Path:
         # Without isolation first (no download); an interpreter whose setuptools is too old for mdperf's
         # pyproject then builds it in pip's isolated environment.
         for isolation in (["--no-build-isolation"], []):
-            p = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-w",
-                                str(wheelhouse), str(source)], stdout=f, stderr=subprocess.STDOUT)
-            if p.returncode == 0:
+            rc = children.run([sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-w",
+                               str(wheelhouse), str(source)], stdout=f, stderr=subprocess.STDOUT)
+            if rc == 0:
                 break
     wheels = sorted(wheelhouse.glob("mdperf-*.whl"))
-    if p.returncode != 0 or not wheels:
-        raise RuntimeError(f"could not build mdperf's wheel from {source} (pip exit {p.returncode}); log: {log}")
+    if rc != 0 or not wheels:
+        raise RuntimeError(f"could not build mdperf's wheel from {source} (pip exit {rc}); log: {log}")
     return wheels[-1]
 
 
@@ -74,10 +76,10 @@ def refresh(environments: list[Path], wheel: Path, log: Path) -> list[str]:
         if not python.exists() or (marker.exists() and marker.read_text().strip() == want):
             continue
         with open(log, "a") as f:
-            p = subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--force-reinstall", str(wheel)],
-                               stdout=f, stderr=subprocess.STDOUT)
-        if p.returncode != 0:
-            raise RuntimeError(f"could not install mdperf's wheel into {env.name} (pip exit {p.returncode}); "
+            rc = children.run([str(python), "-m", "pip", "install", "--no-deps", "--force-reinstall", str(wheel)],
+                              stdout=f, stderr=subprocess.STDOUT)
+        if rc != 0:
+            raise RuntimeError(f"could not install mdperf's wheel into {env.name} (pip exit {rc}); "
                                f"log: {log}")
         marker.write_text(want + "\n")
         done.append(env.name)
