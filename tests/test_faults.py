@@ -468,3 +468,23 @@ def test_the_build_folders_of_a_confirm_killed_with_9_are_removed_by_the_next(tm
         (folder / "site-x").mkdir(parents=True)
     confirm._remove_orphaned_folders()
     assert not orphan.exists() and live.exists()
+
+
+def test_what_a_child_leaves_in_its_session_ends_with_it_and_a_timeout_ends_the_session(tmp_path):
+    from mdperf import children
+
+    # a child that starts a grandchild in a process group of its own (as asv does) and exits at once
+    pidfile = tmp_path / "grandchild"
+    code = ("import os, subprocess, sys; g = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], "
+            f"preexec_fn=lambda: os.setpgid(0, 0)); open({str(pidfile)!r}, 'w').write(str(g.pid)); print('out')")
+    p = children.capture([sys.executable, "-c", code])
+    assert p.returncode == 0 and p.stdout.strip() == "out"
+    grandchild = int(pidfile.read_text())
+    deadline = time.time() + 10
+    while _descendants_alive([grandchild]) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not _descendants_alive([grandchild])
+    t0 = time.perf_counter()
+    with pytest.raises(subprocess.TimeoutExpired):
+        children.capture([sys.executable, "-c", "import time; time.sleep(60)"], timeout_s=1)
+    assert time.perf_counter() - t0 < 20
