@@ -222,7 +222,8 @@ def test_the_guard_marks_a_case_measured_under_a_cpu_hog(monkeypatch):
             h.join(5)
     assert busy["status"] == "ok"
     assert busy["metrics"]["guard_noisy"] == 1.0 and busy["guard"]["retried"], busy["guard"]
-    assert busy["guard"]["cpu_share_pct"] < 90 and "of a core" in busy["guard"]["why"]
+    # the hogs show as a short share of a core or, where the scheduler gave the loop its core, as a moved loop
+    assert "of a core" in busy["guard"]["why"] or "moved" in busy["guard"]["why"], busy["guard"]
     assert busy["metrics"]["load_avg_1m"] is not None
 
 

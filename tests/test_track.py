@@ -286,19 +286,30 @@ def test_ending_track_at_the_benchmarking_phase_leaves_no_process(history):
     for sig in [signal.SIGKILL] * 4 + [signal.SIGINT] * 3 + [signal.SIGTERM] * 3:
         proc = subprocess.Popen([sys.executable, "-m", "mdperf.cli", "track", "--profile", "quick", "--machine",
                                  machine], cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        def cmdline(p):  # a child that has just ended (a zombie, gone) has none
+            try:
+                return " ".join(p.cmdline())
+            except psutil.Error:
+                return ""
+
         session, server = None, None
-        deadline = time.time() + 240
-        while time.time() < deadline and server is None:
-            for child in psutil.Process(proc.pid).children():
-                if " asv run " in " ".join(child.cmdline()) + " ":
-                    session = child.pid
-            if session is not None:
-                server = next((p for p in children.members(session) if "run_server" in " ".join(p.cmdline())), None)
-            time.sleep(0.2)
-        assert server is not None, "asv's forkserver never started"
-        time.sleep(1)
-        proc.send_signal(sig)
-        proc.wait(timeout=60)
+        try:
+            deadline = time.time() + 240
+            while time.time() < deadline and server is None:
+                for child in psutil.Process(proc.pid).children():
+                    if " asv run " in cmdline(child) + " ":
+                        session = child.pid
+                if session is not None:
+                    server = next((p for p in children.members(session) if "run_server" in cmdline(p)), None)
+                time.sleep(0.2)
+            assert server is not None, "asv's forkserver never started"
+            time.sleep(1)
+            proc.send_signal(sig)
+            proc.wait(timeout=60)
+        finally:  # never leave a track running for the tests after this one
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         deadline = time.time() + 60
         while children.members(session) and time.time() < deadline:
             time.sleep(0.5)
