@@ -30,10 +30,19 @@ class _Broken(Calculator):
                 import time
 
                 time.sleep(3600)
+            if self.mode == "sleep":
+                import time
+
+                time.sleep(0.02)
             if self.mode == "exit":
                 import sys
 
                 sys.exit(0)
+
+
+def sleeps_20ms():
+    """A calculator whose every force call takes at least 20 ms: a step the timer cannot miss."""
+    return _Broken("sleep")
 
 
 def raising():
@@ -97,8 +106,12 @@ def chatty():
 
 
 def slow_load():
-    """A model that takes a minute to load (weights from a slow disk)."""
+    """A model that takes a minute to load (weights from a slow disk). With MDPERF_TEST_LOADING set, it first
+    writes that file, so a test knows the load has begun."""
+    import os
     import time
 
+    if os.environ.get("MDPERF_TEST_LOADING"):
+        open(os.environ["MDPERF_TEST_LOADING"], "w").close()
     time.sleep(60)
     return cpu_lj()

@@ -28,7 +28,8 @@ needs_cuda = pytest.mark.skipif(bool(CUDA_REASON), reason=CUDA_REASON or "CUDA p
 
 @pytest.fixture
 def results(tmp_path):
-    from histories import lat_series, make_repo, write_asv_results as write_results
+    from histories import lat_series, make_repo
+    from histories import write_asv_results as write_results
 
     repo, commits = make_repo(tmp_path, 40)
     measured = [c for i, c in enumerate(commits) if i not in (24, 25)]  # two commits never measured

@@ -3,7 +3,6 @@
 import subprocess
 
 import numpy as np
-
 from benchmarks.eval.asv_files import write_asv_results  # noqa: F401  (re-exported for the tests)
 
 

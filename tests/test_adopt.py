@@ -14,9 +14,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-import walkthrough
-
 from benchmarks.eval.calc_repo import make_calc_repo
+
+import walkthrough
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow

@@ -9,9 +9,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-import walkthrough
-
 from benchmarks.eval.class_repo import make_class_repo
+
+import walkthrough
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from mdperf import asvresults
 from histories import write_asv_results
+from mdperf import asvresults
 
 
 def test_version_2_rows_carry_result_params_version_and_times(tmp_path):

@@ -148,7 +148,6 @@ def _adopter(tmp_path, n=15, slow=range(6, 10), noisy=lambda i: False, shift=1.3
 def _cli(*args):
     import subprocess
     import sys
-
     import tempfile
 
     # Run outside any git repository: the results are the only input.

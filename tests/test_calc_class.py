@@ -3,7 +3,6 @@
 ``[tool.mdperf.suite]``, part of the case; the package's dependencies from its metadata, whatever its backend;
 only live benchmark environments; honest per-commit status.  Real ASE calculators and real git repositories."""
 
-import json
 import subprocess
 import sys
 import textwrap
@@ -12,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 from ase.calculators.calculator import Calculator, all_changes
-
 from benchmarks.eval.class_repo import make_class_repo
+
 from mdperf import calculators
 from mdperf.cli import parse_calc_options
 from mdperf.errors import FactoryError, UserError

@@ -26,7 +26,14 @@ def test_list_shows_availability():
     p = mdperf("list")
     assert p.returncode == 0, p.stderr
     assert "torch-nn" in p.stdout and "water" in p.stdout
-    assert "missing package" in p.stdout or "available" in p.stdout
+    rows = {cells[1].strip(): [c.strip() for c in cells[2:-1]]
+            for cells in (line.split("│") for line in p.stdout.splitlines()) if len(cells) == 7}
+    assert rows["emt"][:2] == ["available", "emt does not run on cuda"]
+    assert rows["torch-lj"][0] == "available"
+    import importlib.util
+    for name, package in (("mace", "mace"), ("sevennet", "sevenn")):
+        cpu = rows[name][0]
+        assert cpu == "available" if importlib.util.find_spec(package) else cpu.startswith(f"missing package {package}")
 
 
 def test_compare_relative_to_first():

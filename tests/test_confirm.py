@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from benchmarks.eval.calc_repo import make_calc_repo
+
 from histories import make_repo, write_asv_results
 
 pytestmark = pytest.mark.slow

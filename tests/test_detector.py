@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 import pytest
-
 from benchmarks.eval import datasets as D
+
 from histories import noisy
 from mdperf.regressions import detect
 from mdperf.regressions.detector import DetectorConfig
@@ -419,7 +419,7 @@ def test_an_obvious_change_is_always_flagged_at_its_commit():
         lens = rng.integers(4, 25, int(rng.integers(2, 6)))
         spread = rng.uniform(0.0, 0.02)
         level, parts = 10.0, []
-        for i, n in enumerate(lens):
+        for n in lens:
             parts.append(level * np.exp(rng.uniform(-spread, spread, n)))
             level *= np.exp(rng.choice([-1, 1]) * max(0.05, 10 * spread) * rng.uniform(1.05, 3) + 2 * spread)
         segs = [p for p in parts]

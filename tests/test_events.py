@@ -9,8 +9,7 @@ import pytest
 from histories import write_asv_results
 from mdperf import asvresults, history
 from mdperf.errors import UserError
-from mdperf.regressions import analyse, config
-from mdperf.regressions import verdicts
+from mdperf.regressions import analyse, config, verdicts
 from mdperf.regressions.config import RegressionConfig
 from mdperf.regressions.model import RUN_WIDE
 

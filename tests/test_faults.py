@@ -231,14 +231,16 @@ def test_a_plugin_that_exits_or_hangs_in_calculate_is_the_cases_error(tmp_path):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_while_a_factory_loads_is_the_signal_not_the_factorys_error(sig):
+def test_a_signal_while_a_factory_loads_is_the_signal_not_the_factorys_error(sig, tmp_path):
+    loading = tmp_path / "loading"
     proc = subprocess.Popen([sys.executable, "-m", "mdperf.cli",
                              *[a if a != "torch-lj" else "calcs_for_tests:slow_load" for a in RUN]],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "MDPERF_TEST_LOADING": str(loading)})
     deadline = time.time() + 60
-    while time.time() < deadline and not psutil.Process(proc.pid).children():
-        time.sleep(0.2)  # the measuring process is up: the factory loads in it
-    time.sleep(2)
+    while time.time() < deadline and not loading.exists():
+        time.sleep(0.1)  # the factory writes the file as it begins to load, in the measuring process
+    assert loading.exists(), "the factory never began to load"
     kids = psutil.Process(proc.pid).children(recursive=True)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
@@ -434,7 +436,8 @@ def test_a_full_disk_at_the_end_is_one_line_after_the_table(full_filesystem):
 def test_two_tracks_on_different_machines_share_the_environments_one_at_a_time(tmp_path):
     """asv installs the measured package into the checkout's environments: a second track (another machine name)
     waits for the first instead of measuring a package being replaced; both record every commit right."""
-    from benchmarks.eval.calc_repo import git as calc_git, make_calc_repo
+    from benchmarks.eval.calc_repo import git as calc_git
+    from benchmarks.eval.calc_repo import make_calc_repo
 
     repo = tmp_path / "mycalc"
     make_calc_repo(repo, n_commits=2, slow=None, broken=None)

@@ -1,9 +1,11 @@
 """Reading asv result folders into series (mdperf.history over mdperf.asvresults)."""
 
+import json
+
+from histories import make_repo
+from histories import write_asv_results as write_results
 from mdperf import history
 from mdperf.regressions import analyse
-from histories import make_repo, write_asv_results as write_results
-import json
 
 
 def test_order_by_dates_without_repo(results):

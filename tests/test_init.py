@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from benchmarks.eval.calc_repo import make_calc_repo
+
 from mdperf import calculators
 from mdperf.errors import UserError
 from mdperf.suite import config as suite_config

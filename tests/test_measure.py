@@ -3,12 +3,11 @@ import json
 import numpy as np
 import pytest
 
+from conftest import CUDA_REASON, needs_cuda
 from mdperf import MeasureResult, measure
 from mdperf.errors import UserError
 from mdperf.measurement import METRIC_UNITS
 from mdperf.result import SCHEMA_VERSION
-
-from conftest import CUDA_REASON, needs_cuda
 
 
 def _all_metrics_have_status(r):
@@ -46,10 +45,14 @@ def test_nve_result_has_every_metric_with_status(monkeypatch):
 def test_timed_steps_sum_to_the_wall_time_of_the_loop():
     import time
 
+    # Each step holds one force call of at least 20 ms: every sample sees it, and together they fit the loop.
     t0 = time.perf_counter()
-    r = measure("torch-lj", "ar", 108, 100, warmup=0)
+    r = measure("calcs_for_tests:sleeps_20ms", "ar", 32, 50, warmup=0)
     total = time.perf_counter() - t0
-    assert sum(r.samples["latency_ms"]) / 1e3 < total
+    assert r.status == "ok", r.reason
+    lat = r.samples["latency_ms"]
+    assert len(lat) == 50 and min(lat) >= 20.0
+    assert 50 * 0.020 <= sum(lat) / 1e3 < total
 
 
 def test_drift_small_for_small_step_and_larger_for_too_large():
@@ -168,6 +171,7 @@ def test_cuda_metrics(calc):
 @needs_cuda
 def test_cuda_matches_cpu():
     from ase.calculators.lj import LennardJones  # noqa: F401
+
     from mdperf import systems
     from mdperf.calculators.torch_pair import TorchLennardJones
 

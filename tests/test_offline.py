@@ -31,9 +31,9 @@ def render(url, profile):
 
 
 def asv_index_html():
-    import asv
-
     from pathlib import Path
+
+    import asv
 
     return (Path(asv.__file__).parent / "www" / "index.html").read_text()
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from benchmarks.eval import datasets as D
 
 
@@ -49,7 +48,7 @@ def test_noise_densities_follow_the_sampler():
         logpdf = D.noise_logpdf(kind, cv)
         body = np.linspace(-0.1, 0.2, 300_001)
         mass = np.trapezoid(np.exp(logpdf(body)), body) + integrate.quad(
-            lambda x: float(np.exp(logpdf(np.array([x])))[0]), 0.2, 10, limit=200)[0]
+            lambda x, logpdf=logpdf: float(np.exp(logpdf(np.array([x])))[0]), 0.2, 10, limit=200)[0]
         assert mass == pytest.approx(1.0, abs=0.005)
         e = np.log(D.noise(200_000, cv, kind, np.random.default_rng(1)))
         edges = np.linspace(-0.02, 0.06, 17)

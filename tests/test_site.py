@@ -11,7 +11,8 @@ import threading
 import numpy as np
 import pytest
 
-from histories import make_repo, write_asv_results as write_results
+from histories import make_repo
+from histories import write_asv_results as write_results
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")

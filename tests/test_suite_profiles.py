@@ -136,3 +136,42 @@ def test_a_case_that_hangs_is_stopped_and_is_its_own_error(monkeypatch):
     got = suite._measure_in_child(suite.child_args("calcs_for_tests:hang_after_5", 32, "cpu", steps=20, warmup=0))
     assert got == {"status": "error", "reason": "the case did not finish within 8 s (track --case-timeout); stopped"}
     assert time.perf_counter() - t0 < 60
+
+
+def _asv_versions(tmp_path, source, name):
+    """asv's benchmark versions of a copy of the suite, found by asv's own discovery (what asv records per result)."""
+    bench = tmp_path / name / "bench"
+    bench.mkdir(parents=True)
+    (bench / "__init__.py").write_text("")
+    (bench / "md.py").write_text(source)
+    out = tmp_path / name / "benchmarks.json"
+    code = ("import sys; from asv_runner.discovery import list_benchmarks; "
+            "list_benchmarks(sys.argv[1], open(sys.argv[2], 'w'))")
+    env = {**os.environ, "MDPERF_PROFILE": "quick", "MDPERF_PYPROJECT": str(ROOT / "pyproject.toml")}
+    p = subprocess.run([sys.executable, "-c", code, str(bench), str(out)], env=env, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return {b["name"]: b["version"] for b in json.loads(out.read_text())}
+
+
+def test_an_edit_that_keeps_the_meaning_keeps_every_series_and_a_bump_cuts_them(tmp_path):
+    import re
+
+    source = SUITE.read_text()
+    pinned = re.search(r'^SUITE_VERSION = "([^"]+)"$', source, re.M)
+    before = _asv_versions(tmp_path, source, "released")
+    assert len(before) >= 15 and set(before.values()) == {pinned.group(1)}
+    # A later release edits the code the series are measured by (a comment, a docstring, a renamed local) but not
+    # what any metric means: asv would otherwise hash the new source and start every series again.
+    edited = (source.replace('    results = {}\n', '    # the cases, in the profile\'s order\n    found = {}\n')
+              .replace("results[key]", "found[key]").replace("return results\n", "return found\n")
+              .replace('"""Base of the track_ classes', '"""The base of every track_ class'))
+    assert edited.count("found") >= 4 and edited != source
+    assert _asv_versions(tmp_path, edited, "edited") == before
+    # Without the pinned version the same edit would cut every series that reads the shared measurement.
+    unpinned = lambda s: s.replace("    version = SUITE_VERSION\n", "")  # noqa: E731
+    hashed = _asv_versions(tmp_path, unpinned(source), "h1")
+    hashed_edit = _asv_versions(tmp_path, unpinned(edited), "h2")
+    assert all(hashed[n] != hashed_edit[n] for n in hashed if ".track_" in n)
+    # A change of meaning bumps the version: every series starts again, on purpose.
+    bumped = _asv_versions(tmp_path, source.replace(pinned.group(0), 'SUITE_VERSION = "next"'), "bumped")
+    assert bumped.keys() == before.keys() and set(bumped.values()) == {"next"}

@@ -191,13 +191,13 @@ def test_default_measures_only_new_commits_and_resumes_after_interrupt(history):
     # child gets the default back, so the test holds however the suite was launched.
     proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # The suite appends a line to the commit's progress file as a case begins: asv is measuring the commit.
+    progress = ledger_path.parent / "logs" / machine / f"{new[:12]}.progress"
     deadline = time.time() + 120
-    while time.time() < deadline:
-        entries = json.loads(ledger_path.read_text())["commits"]
-        if entries.get(new, {}).get("status") == "running":
-            break
+    while time.time() < deadline and not (progress.exists() and progress.read_text().strip()):
         time.sleep(0.2)
-    time.sleep(2)  # well inside asv's run of the commit
+    assert progress.exists(), "asv never began to measure the new commit"
+    assert json.loads(ledger_path.read_text())["commits"][new]["status"] == "running"
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, out

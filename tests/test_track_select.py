@@ -4,10 +4,10 @@ import subprocess
 
 import pytest
 
+from histories import make_repo
 from mdperf.asvconf import AsvSetup
 from mdperf.errors import UserError
 from mdperf.track import select_commits
-from histories import make_repo
 
 
 def setup_for(repo, first_commit=None, default_last=3):

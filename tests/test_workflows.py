@@ -36,7 +36,7 @@ def test_workflow_is_safe_by_construction(path):
     for name, job in wf["jobs"].items():
         assert "permissions" in job, f"{name}: no permissions of its own"
         assert isinstance(job.get("timeout-minutes"), int), f"{name}: no timeout"
-    for name, job, step in steps(wf):
+    for name, _job, step in steps(wf):
         if "uses" in step:
             assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", step["uses"]), f"{name}: {step['uses']} not pinned"
         if step.get("uses", "").startswith("actions/checkout@"):

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.eval.calc_repo import git, make_calc_repo  # noqa: E402
+
 from mdperf.result import atomic_write_text  # noqa: E402
 
 

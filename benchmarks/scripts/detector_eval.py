@@ -45,10 +45,19 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # the evaluation lab, benchmarks/eval (not installed with mdperf)
 
 from benchmarks.eval import datasets as D  # noqa: E402
-from benchmarks.eval.scoring import (Score, exact_commit_ceiling, online_false_alarms,  # noqa: E402
-                                     oracle_delay_rate, oracle_exact_rate, oracle_places, score)
+from benchmarks.eval.scoring import (  # noqa: E402
+    Score,
+    exact_commit_ceiling,
+    online_false_alarms,
+    oracle_delay_rate,
+    oracle_exact_rate,
+    oracle_places,
+    score,
+)
+
 from mdperf.regressions.detector import detect  # noqa: E402
 from mdperf.result import atomic_write_text  # noqa: E402
+
 N = 150
 CVS = (0.005, 0.01, 0.02, 0.05)
 STEPS = (0.01, 0.02, 0.03, 0.05, 0.10, 0.20)
@@ -226,7 +235,7 @@ def main() -> None:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for kind in D.NOISE_KINDS:
-        t = agg(headline, lambda r: r["kind"] == kind)
+        t = agg(headline, lambda r, kind=kind: r["kind"] == kind)
         for m, s in t.items():
             d50, d90 = s.delay_quantiles()
             delay = f"{d50:.0f} / {d90:.0f}" if s.delays else "—"
@@ -246,7 +255,7 @@ def main() -> None:
               "| --- |" + " --- |" * (len(METHODS) + 1)]
     pooled = {m: Score() for m in METHODS}
     for kind in D.NOISE_KINDS:
-        t = agg(headline, lambda r: r["kind"] == kind)
+        t = agg(headline, lambda r, kind=kind: r["kind"] == kind)
         for m in METHODS:
             pooled[m].add(t[m])
         lines.append(f"| {kind} | "
@@ -266,7 +275,7 @@ def main() -> None:
               "given what a detector must estimate.", "",
               "| noise | " + " | ".join(METHODS) + " | ideal |", "| --- |" + " --- |" * (len(METHODS) + 1)]
     for kind in D.NOISE_KINDS:
-        t = agg(headline, lambda r: r["kind"] == kind)
+        t = agg(headline, lambda r, kind=kind: r["kind"] == kind)
         lines.append(f"| {kind} | " + " | ".join(fmt(t[m].within_3_rate) for m in METHODS)
                      + f" | {rate_ci(*delay_ref[kind][:2])} |")
     neg_total = agg(negs)
@@ -294,7 +303,7 @@ def main() -> None:
     lines += ["", "## Recall by step size (all noise kinds, all CVs)", "",
               "| step | " + " | ".join(METHODS) + " |", "| --- |" + " --- |" * len(METHODS)]
     for rel in STEPS:
-        t = agg(cells, lambda r: r["rel"] == rel)
+        t = agg(cells, lambda r, rel=rel: r["rel"] == rel)
         lines.append(f"| {100 * rel:.0f} % | " + " | ".join(fmt(t[m].recall) for m in METHODS) + " |")
     lines += ["", "## Found within 3 commits, by step size and CV (mdperf / asv 5 % floor / asv steps)", "",
               "| step \\ CV | " + " | ".join(f"{100 * cv:.1f} %" for cv in CVS) + " |",
@@ -302,7 +311,7 @@ def main() -> None:
     for rel in STEPS:
         row = []
         for cv in CVS:
-            t = agg(cells, lambda r: r["rel"] == rel and r["cv"] == cv)
+            t = agg(cells, lambda r, rel=rel, cv=cv: r["rel"] == rel and r["cv"] == cv)
             row.append(" / ".join(fmt(t[m].within_3_rate) for m in METHODS))
         lines.append(f"| {100 * rel:.0f} % | " + " | ".join(row) + " |")
     # Exact attribution depends on the step's size in noise sigmas: the cells regrouped that way, beside the
@@ -326,7 +335,7 @@ def main() -> None:
     lines += ["", "## Detection delay in commits after the step (median / P90, found steps)", "",
               "| step | " + " | ".join(METHODS) + " |", "| --- |" + " --- |" * len(METHODS)]
     for rel in STEPS:
-        t = agg(cells, lambda r: r["rel"] == rel)
+        t = agg(cells, lambda r, rel=rel: r["rel"] == rel)
         lines.append(f"| {100 * rel:.0f} % | " + " | ".join(
             "{:.0f} / {:.0f}".format(*t[m].delay_quantiles()) for m in METHODS) + " |")
     lines += ["", "## False alarms per 1,000 clean commits (clean histories, +15 % one-commit spikes, 5 % slow ramps)",
@@ -347,7 +356,7 @@ def main() -> None:
             "oracle_exact": {kind: {"exact": e, "histories": n} for kind, (e, n) in oracle.items()},
             "oracle_delay": {kind: {"reported": r, "histories": n, "threshold": th}
                              for kind, (r, n, th) in delay_ref.items()},
-            "headline": {kind: {m: vars(s) for m, s in agg(headline, lambda r: r["kind"] == kind).items()}
+            "headline": {kind: {m: vars(s) for m, s in agg(headline, lambda r, kind=kind: r["kind"] == kind).items()}
                          for kind in D.NOISE_KINDS},
             "negatives": [{"kind": r["kind"], "cv": r["cv"], **{m: vars(s) for m, s in r["scores"].items()}}
                           for r in negs],

@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))  # the evaluation lab, benchmarks/eval (not instal
 
 from benchmarks.eval import field_shapes as F  # noqa: E402
 from benchmarks.eval.datasets import SyntheticHistory, noise  # noqa: E402
+
 from mdperf.confirm import ROUNDS, decide  # noqa: E402
 from mdperf.regressions.detector import detect  # noqa: E402
 from mdperf.result import atomic_write_text  # noqa: E402
@@ -204,7 +205,7 @@ def main() -> None:
         row = [shape]
         for key in ("steps", "fixed", "negatives"):
             for m in METHODS:
-                row.append(_rate(*total(lambda r: r["shape"] == shape, m, key)))
+                row.append(_rate(*total(lambda r, shape=shape: r["shape"] == shape, m, key)))
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", "## By noise level (noisy shapes)", "",
               "| CV | steps >= 5 % within 1 commit: mdperf | asv | both ends: mdperf | asv |",
@@ -213,7 +214,7 @@ def main() -> None:
         row = [f"{cv:.0%}"]
         for key in ("steps", "fixed"):
             for m in METHODS:
-                row.append(_rate(*total(lambda r: r["cv"] == cv, m, key)))
+                row.append(_rate(*total(lambda r, cv=cv: r["cv"] == cv, m, key)))
         lines.append("| " + " | ".join(row) + " |")
     alarms = sum(r["alarms"] for r in nightly_results)
     nights = sum(r["nights"] for r in nightly_results)

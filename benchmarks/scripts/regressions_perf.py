@@ -10,8 +10,8 @@ docs/results/performance-regressions.md.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import datetime
+import hashlib
 import sys
 import tempfile
 import time
@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))  # the evaluation lab, benchmarks/eval (not instal
 
 from benchmarks.eval.asv_files import write_asv_results  # noqa: E402
 from benchmarks.eval.datasets import noise  # noqa: E402
+
 from mdperf import history  # noqa: E402
 from mdperf.regressions import analyse  # noqa: E402
 from mdperf.result import atomic_write_text  # noqa: E402

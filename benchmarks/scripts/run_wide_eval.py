@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.eval.asv_files import write_asv_results  # noqa: E402
+
 from mdperf import confirm, history  # noqa: E402
 from mdperf.regressions import analyse, verdicts  # noqa: E402
 from mdperf.regressions.model import RUN_WIDE  # noqa: E402

@@ -566,9 +566,8 @@ def cmd_confirm(args: argparse.Namespace, console: Console) -> int:
     suite_config.load(repo / "pyproject.toml", profile_name)  # the profile exists
     os.environ[suite_config.PROFILE_ENV] = profile_name
     os.environ[suite_config.PYPROJECT_ENV] = str(repo / "pyproject.toml")
-    from .suite import benchmarks as suite
-
     from . import history
+    from .suite import benchmarks as suite
 
     commits = [git.resolve(repo, c) for c in args.commits] if args.commits else None
     if commits and None in commits:

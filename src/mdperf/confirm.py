@@ -458,16 +458,7 @@ def confirm(setup: AsvSetup, targets_: list[Target], profile: dict, rounds: int 
                     on_progress(f"building {c[:8]} into a folder of its own")
                     sites[c] = build(setup, python, c, Path(tmp), logs / f"confirm-build-{c[:12]}.log")
             values: dict[str, list[dict]] = {t.base: [], t.commit: []}
-
-            def measure(upto: int) -> None:
-                for r in range(len(values[t.base]), upto):
-                    order = (t.base, t.commit) if r % 2 == 0 else (t.commit, t.base)
-                    for c in order:
-                        on_progress(f"{t.case[0]} at {t.case[1]} atoms on {t.case[2]}: round {r + 1}/{upto}, "
-                                    f"{'base' if c == t.base else 'commit'} {c[:8]}")
-                        values[c].append(measure_once(python, sites[c], t.case, profile))
-
-            measure(rounds)
+            _measure_rounds(python, sites, t, values, rounds, profile, on_progress)
             self_verdicts: list[dict] = []
             for attempt in range(2):
                 self_verdicts = []
@@ -489,7 +480,7 @@ def confirm(setup: AsvSetup, targets_: list[Target], profile: dict, rounds: int 
                 on_progress(f"{t.case[0]} at {t.case[1]} atoms: inconclusive after {len(values[t.base])} rounds "
                             f"(spread {max(v['spread_pct'] for v in self_verdicts):.1f} %); measuring to {upto} "
                             "rounds")
-                measure(upto)
+                _measure_rounds(python, sites, t, values, upto, profile, on_progress)
             for v in self_verdicts:
                 if v["verdict"] == "inconclusive":
                     v["note"] = inconclusive_note(v, max_rounds)
@@ -500,6 +491,17 @@ def confirm(setup: AsvSetup, targets_: list[Target], profile: dict, rounds: int 
     if shifts:
         verdicts.append(setup.results_dir, targets_[0].machine, shifts)
     return out + shifts
+
+
+def _measure_rounds(python: str, sites: dict[str, Path], t: Target, values: dict[str, list[dict]], upto: int,
+                    profile: dict, on_progress: Callable[[str], None]) -> None:
+    """Measure base and commit in ABBA order until each side has ``upto`` rounds."""
+    for r in range(len(values[t.base]), upto):
+        order = (t.base, t.commit) if r % 2 == 0 else (t.commit, t.base)
+        for c in order:
+            on_progress(f"{t.case[0]} at {t.case[1]} atoms on {t.case[2]}: round {r + 1}/{upto}, "
+                        f"{'base' if c == t.base else 'commit'} {c[:8]}")
+            values[c].append(measure_once(python, sites[c], t.case, profile))
 
 
 def extend_to(found: list[dict], have: int, max_rounds: int = MAX_ROUNDS) -> int | None:

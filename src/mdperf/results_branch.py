@@ -194,7 +194,7 @@ def push(repo: Path, results_dir: Path, machines: str | list[str], remote: str =
         raise UserError(f"no results to push under {results_dir}")
     if (results_dir / "benchmarks.json").is_file():
         files.append(results_dir / "benchmarks.json")
-    for attempt in range(PUSH_ATTEMPTS):
+    for _attempt in range(PUSH_ATTEMPTS):
         parent = _fetch(repo, remote, branch)
         with tempfile.TemporaryDirectory(prefix="mdperf-index-") as tmp:
             env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}

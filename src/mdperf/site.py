@@ -14,8 +14,20 @@ from pathlib import Path
 
 from .history import short_env
 from .regressions.model import Flag, Report
-from .regressions.report import (RUN_WIDE_TITLE, blind_text, coverage_lines, event_shift, event_what, headline, level,
-                                 order_text, run_wide_commit, run_wide_what, state_text, to_json)
+from .regressions.report import (
+    RUN_WIDE_TITLE,
+    blind_text,
+    coverage_lines,
+    event_shift,
+    event_what,
+    headline,
+    level,
+    order_text,
+    run_wide_commit,
+    run_wide_what,
+    state_text,
+    to_json,
+)
 from .result import atomic_write_text
 
 PAGE = "mdperf.html"

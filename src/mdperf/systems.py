@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from ase import Atoms
+from ase import Atoms, units
 from ase.build import bulk, molecule
-from ase import units
 
 from .errors import UserError
 

@@ -29,7 +29,6 @@ from .suite import validate, wheelhouse
 from .suite.config import PROGRESS_ENV
 
 
-
 @dataclass
 class CommitOutcome:
     commit: str

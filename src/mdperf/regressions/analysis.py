@@ -15,11 +15,10 @@ import numpy as np
 from .. import git, history
 from ..errors import UserError
 from ..history import History, Problem, Series
-from . import events
+from . import events, verdicts
 from .config import RegressionConfig
 from .detector import Change, detect
 from .model import RUN_WIDE, BenchmarkChange, Coverage, Flag, Report, RunWideChange, graph_link
-from . import verdicts
 from .record import Record
 
 

@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from ..history import HIGHER_IS_BETTER_PATTERNS
-from ..history import RUN_GAP_H
+from ..history import HIGHER_IS_BETTER_PATTERNS, RUN_GAP_H
 from .detector import DetectorConfig
 from .events import EventConfig
 

@@ -21,7 +21,11 @@ import os
 
 from mdperf.suite.config import PROFILE_ENV, PROGRESS_ENV, PYPROJECT_ENV, load
 
-__all__ = ["Energy", "GpuMemory", "Guard", "Latency", "Memory", "Reference", "Step"]
+__all__ = ["Energy", "GpuMemory", "Guard", "Latency", "Memory", "Reference", "Step", "SUITE_VERSION"]
+
+# asv's version of every benchmark below (it keys each series by it). Without it asv hashes the source, and any edit
+# of this module would cut every adopter's series. Bump only when a metric's meaning changes (docs/guides/tracking.md).
+SUITE_VERSION = "mdperf-suite-1"
 
 _PYPROJECT = os.environ.get(PYPROJECT_ENV) or os.path.join(os.getcwd(), "pyproject.toml")
 CONFIG = load(_PYPROJECT, os.environ.get(PROFILE_ENV) or None)
@@ -87,7 +91,7 @@ def _case(calculator, atoms, device):
     except FactoryError as exc:  # the calculator's package does not import here: every case fails, with why
         raise RuntimeError(_factory_failure(exc)) from exc
     except UserError as exc:  # e.g. CUDA asked for on a machine without it
-        raise NotImplementedError(str(exc))
+        raise NotImplementedError(str(exc)) from exc
 
 
 def _factory_failure(exc):
@@ -236,6 +240,7 @@ class _Tracked:
 
     params = PARAMS
     param_names = PARAM_NAMES
+    version = SUITE_VERSION
     setup_cache = measure_all
     metrics = ()
 
@@ -319,6 +324,7 @@ class Step:
 
     params = PARAMS
     param_names = PARAM_NAMES
+    version = SUITE_VERSION
     # A few samples of a step that takes milliseconds to a second are enough next to the 1000-step track.
     repeat = (1, 5, 10.0)
     number = 1
@@ -336,7 +342,7 @@ class Step:
         try:
             self.prepared = prepare(case)
         except Unsupported as exc:
-            raise NotImplementedError(str(exc))
+            raise NotImplementedError(str(exc)) from exc
         self.prepared.step(3)  # warm-up
 
     def time_md_step(self, calculator, atoms, device):
