@@ -96,7 +96,7 @@ def stall_the_guard_missed(adopted) -> str:
 def guard_busy(adopted) -> str:
     """The guard's count over the adopted machine's cases when it marked any noisy ("" when none)."""
     from mdperf import history
-    from mdperf.regressions.analysis import busy_text
+    from mdperf.regressions.coverage import busy_text
 
     h = history.read(adopted["repo"] / ".asv" / "results", adopted["repo"])
     return busy_text(h, adopted["machine"], h.order)

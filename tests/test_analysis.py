@@ -39,6 +39,21 @@ def mdperf(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "mdperf.cli", *args], capture_output=True, text=True, cwd=cwd)
 
 
+def test_settings_by_name_and_by_the_old_name_with_a_deprecation_line(results, tmp_path):
+    repo, commits, rdir = results
+    settings = tmp_path / "reg.toml"
+    settings.write_text("min_rel_change = 0.5\n")  # nothing here moves by half: no flags
+    base = ["regressions", "--results", str(rdir), "--repo", str(repo), "--format", "json", "--no-record"]
+    flagged = json.loads(mdperf(*base).stdout)["flags"]
+    assert flagged
+    p = mdperf(*base, "--settings", str(settings))
+    assert p.returncode == 0 and json.loads(p.stdout)["flags"] == [] and "deprecated" not in p.stderr, p.stderr
+    p = mdperf(*base, "--config", str(settings))
+    assert p.returncode == 0 and json.loads(p.stdout)["flags"] == [], p.stderr
+    assert p.stderr.strip() == ("mdperf: warning: regressions --config is deprecated: it is --settings (the "
+                                "regression settings, TOML)")
+
+
 def test_cli_formats_and_exit_codes(results):
     repo, commits, rdir = results
     # The regression (commit 26) is older than the last new_window=5 commits: not new by default.
@@ -47,7 +62,7 @@ def test_cli_formats_and_exit_codes(results):
     p = mdperf("regressions", "--results", str(rdir), "--repo", str(repo), "--format", "json", "--since", commits[20])
     assert p.returncode == 1, p.stderr
     data = json.loads(p.stdout)
-    assert data["version"] == 4 and data["new_confirmed_regressions"] == 2 and data["since"] == commits[20]
+    assert data["version"] == 5 and data["new_confirmed_regressions"] == 2 and data["since"] == commits[20]
     assert data["commits"] == 38  # the commits measured, not every commit of the repository
     flag = data["flags"][0]
     for key in ("commit", "range_start", "benchmark", "params", "machine", "env", "unit", "kind", "state",

@@ -287,8 +287,18 @@ def test_an_inconclusive_verdict_keeps_the_flag_to_watch(tmp_path):
     again = analyse(history.read(rdir), confirmed=verdicts.load(rdir))
     g = next(g for g in again.flags if g.benchmark == METRICS[0])
     assert g.state == "suspected" and g.new and g.verdict["verdict"] == "inconclusive"
+    # The history's reading and the re-measurement's verdict, each in its own field (report version 5).
+    assert (g.detected, g.remeasured) == ("suspected", "inconclusive")
     from mdperf.regressions.report import state_text
     assert "inconclusive, kept to watch" in state_text(g)
+    verdicts.append(rdir, "busy", [{"benchmark": f.benchmark, "params": f.params, "commit": f.commit,
+                                    "verdict": "confirmed", "ratio": 1.3, "ci": [1.2, 1.4], "rounds": 8}])
+    decided = analyse(history.read(rdir), confirmed=verdicts.load(rdir))
+    h = next(h for h in decided.flags if h.benchmark == METRICS[0])
+    assert (h.state, h.detected, h.remeasured) == ("confirmed", "suspected", "confirmed")
+    flag_json = next(x for x in decided.to_dict()["flags"] if x["benchmark"] == METRICS[0])
+    assert (flag_json["state"], flag_json["detected"], flag_json["remeasured"]) == ("confirmed", "suspected",
+                                                                                      "confirmed")
 
 
 def test_a_run_wide_change_is_decided_by_two_representative_cases_that_agree():
@@ -296,8 +306,10 @@ def test_a_run_wide_change_is_decided_by_two_representative_cases_that_agree():
     from mdperf.regressions.model import Flag
 
     def flag(bench, atoms, pct):
-        return Flag("c" * 40, None, bench, {"calculator": "'mycalc'", "atoms": str(atoms)}, "m", "e", "ms",
-                    "regression", "suspected", pct, 1.0, 1 + pct / 100, 5.0, 0.01, True, "#", run_wide="undecided")
+        return Flag(commit="c" * 40, range_start=None, benchmark=bench,
+                    params={"calculator": "'mycalc'", "atoms": str(atoms)}, machine="m", env="e", unit="ms",
+                    kind="regression", state="suspected", change_pct=pct, before=1.0, after=1 + pct / 100, z=5.0,
+                    p_value=0.01, new=True, graph="#", run_wide="undecided")
 
     flags = [flag("md.Latency.track_latency_p95_ms", 64, 30), flag("md.Latency.track_latency_p50_ms", 64, 20),
              flag("md.Latency.track_latency_p50_ms", 128, 25), flag("md.Latency.track_latency_p50_ms", 256, 22)]

@@ -95,3 +95,16 @@ def test_cuda_without_cuda_exit_2():
         pytest.skip("CUDA is present")
     p = mdperf("run", "--calc", "torch-lj", "--device", "cuda")
     assert p.returncode == 2 and "CUDA is not available" in p.stderr
+
+
+def test_the_version_is_written_in_one_place():
+    # pyproject reads mdperf.__version__: the installed metadata, `mdperf --version` and the module agree.
+    import importlib.metadata
+    from pathlib import Path
+
+    import mdperf as package
+
+    assert 'dynamic = ["version"]' in (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert importlib.metadata.version("mdperf") == package.__version__
+    p = mdperf("--version")
+    assert p.returncode == 0 and p.stdout.strip() == f"mdperf {package.__version__}"

@@ -28,9 +28,9 @@ import torch
 from scipy import stats
 
 from mdperf import calculators, environment, measure, systems
-from mdperf.measurement import StepRecorder
 from mdperf.protocols import make_dynamics
 from mdperf.result import atomic_write_text
+from mdperf.steps import StepRecorder
 
 ROOT = Path(__file__).resolve().parents[2]
 

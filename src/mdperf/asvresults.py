@@ -116,7 +116,7 @@ def load(path: str | Path) -> ResultFile:
                          _column(row, columns, "duration"))
     date = data.get("date")
     env = data.get("env_name") or path.stem.split("-", 1)[-1]
-    durations = data.get("durations") if isinstance(data.get("durations"), dict) else {}
+    durations: dict[str, float] = data["durations"] if isinstance(data.get("durations"), dict) else {}
     return ResultFile(path, commit, str(env), float(date) if isinstance(date, (int, float)) else None, rows,
                       durations)
 

@@ -94,3 +94,40 @@ def run(b: Bisection, results_dir: Path, measure: Callable[[str], bool],
             b.lo = i
     b.named = b.candidates[b.hi] if b.hi - b.lo == 1 else None
     return b
+
+
+def flagged(setup, machine: str, spec: str | None = None) -> list[Bisection]:
+    """The bisections of every range flagged on ``machine`` by the report (``spec`` ``A..B``: within it)."""
+    from .errors import UserError
+    from .regressions import analyse_results, config, record
+
+    if spec and ".." not in spec:
+        raise UserError(f"a range is A..B, got {spec!r}")
+    rep = analyse_results(setup.results_dir, setup.repo, config.load(None, setup.repo),
+                          record=setup.state_dir / record.FILE_NAME, update_record=False)
+    return ranges(rep.flags, machine, setup.repo, spec)
+
+
+def track_measure(setup, machine: str, profile: str | None, config_path: str | None) -> Callable[[str], bool]:
+    """Measuring one commit the way ``bisect`` does: an ordinary ``mdperf track`` of it, no site (published once at
+    the end); True when every case of it ran."""
+    from .errors import UserError
+    from .track import TrackError, track
+
+    def measure(commit: str) -> bool:
+        try:
+            s = track(setup.repo, commit, profile=profile, machine_name=machine, config=config_path,
+                      publish_site=False)
+        except TrackError as exc:
+            raise UserError(str(exc)) from None
+        return all(o.status == "ok" for o in s.measured)
+
+    return measure
+
+
+def summary(b: Bisection, repo: Path) -> str:
+    """Where a bisection ended, as its line says it."""
+    where = (f"named: {b.named[:10]} {git.subject(repo, b.named)}" if b.named else
+             f"narrowed to {b.candidates[b.lo + 1][:8]}..{b.candidates[b.hi][:8]} (commits between failed)")
+    return (f"{where}; {len(b.measured)} measurement(s)"
+            + (f", {len(b.failed)} commit(s) did not build or run" if b.failed else ""))

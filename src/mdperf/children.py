@@ -111,3 +111,12 @@ def capture(cmd: list[str], *, env: dict[str, str] | None = None, cwd=None, time
         out.seek(0)
         err.seek(0)
         return subprocess.CompletedProcess(cmd, rc, out.read(), err.read())
+
+
+def run_logged(cmd: list[str], log, env: dict[str, str], cwd, timeout_s: float | None = None) -> int:
+    """:func:`run` with stdout and stderr in the file ``log`` (its folder made), the exit code."""
+    import subprocess
+
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as fh:
+        return run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd, timeout_s=timeout_s)

@@ -152,7 +152,7 @@ def overlay_figure(results: Sequence[MeasureResult], out_dir: str | Path, stem: 
         bins = np.geomspace(lat.min(), lat.max() * 1.0001, 50)
         calc = r.case.get("calculator")
         label = f"{calc} (median {np.median(lat):.3g} ms"
-        a = agreement.get(calc)
+        a = agreement.get(str(calc))
         if isinstance(a, dict):
             label += f", force MAE {a['force_mae_mev_per_a']:.3g} meV/Å vs {results[0].case.get('calculator')}"
         line = ax.hist(lat, bins=bins, histtype="step", linewidth=1.5, label=label + ")")[2][0]

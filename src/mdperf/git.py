@@ -89,7 +89,8 @@ def first_parent_order(repo: str | Path) -> list[str] | None:
         chain = set(first_parent_list(repo, "HEAD"))
     except UserError:  # no HEAD (an empty repository): topological order alone
         return topo
-    order, pending = [], []
+    order: list[str] = []
+    pending: list[str] = []
     for c in topo:  # parents before children: a side commit comes before the merge that brings it in
         if c in chain:
             order.extend(pending)

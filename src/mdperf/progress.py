@@ -11,9 +11,20 @@ An mdperf older than these lines (an old commit of mdperf itself) writes none: t
 from __future__ import annotations
 
 import json
+import math
+import os
 import statistics
 import time
 from pathlib import Path
+from typing import Callable
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from .formats import shorten
+
+PROGRESS_AFTER_S = 2.0  # a bar only for runs longer than this
+HEARTBEAT_S = float(os.environ.get("MDPERF_HEARTBEAT_S", "30"))  # a CI log's line at least this often
 
 
 def read(path: Path) -> list[dict]:
@@ -77,3 +88,109 @@ class CommitProgress:
             return what, ""
         left = max(0.0, per_commit - (now - self.start)) + per_commit * (self.total - self.index - 1)
         return what, f"about {minutes(left)} left for {self.total - self.index} commit(s)"
+
+
+def seconds_text(seconds: float) -> str:
+    """A duration as a log line reads it: seconds under two minutes, else minutes."""
+    return f"{seconds:.0f} s" if seconds < 120 or math.isnan(seconds) else f"{seconds / 60:.1f} min"
+
+
+def step_bar(console: Console, label: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A callback that shows a bar once a run has lasted PROGRESS_AFTER_S, and a function to close it."""
+    start = time.monotonic()
+    state: dict = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in state:
+            if time.monotonic() - start < PROGRESS_AFTER_S or done >= total:
+                return
+            bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+                           TimeRemainingColumn(), console=console, transient=True)
+            bar.start()
+            state["bar"], state["task"] = bar, bar.add_task(label, total=total)
+        state["bar"].update(state["task"], completed=done)
+
+    def close() -> None:
+        if "bar" in state:
+            state["bar"].stop()
+
+    return update, close
+
+
+class Heartbeat:
+    """What `mdperf track` is doing, while it does it: on a terminal a live line (updated every second), in a CI
+    log a plain line when a phase starts, when the case being measured changes or is measured again, and then at
+    most every HEARTBEAT_S, with the elapsed time, the case (mdperf.progress) or the last line of the phase's log,
+    and the time left."""
+
+    def __init__(self, console: Console, live: bool, update: Callable[[str], object]) -> None:
+        import threading
+
+        self.console, self.live, self.update = console, live, update
+        self.log: Path | None
+        self.detail: Callable[[], tuple[str, str]] | None
+        self.text, self.log, self.detail, self.since, self.printed = "", None, None, 0.0, 0.0
+        self.said = ""
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def phase(self, text: str, log: Path | None, detail: Callable[[], tuple[str, str]] | None = None) -> None:
+        with self.lock:
+            self.text, self.log, self.detail, self.since, self.said = text, log, detail, time.monotonic(), ""
+        if text and not self.live:
+            self.console.print(f"{text} ...", highlight=False, markup=False, soft_wrap=True)
+            self.printed = time.monotonic()
+
+    def _last_log_line(self) -> str:
+        if self.log is None:
+            return ""
+        try:
+            with open(self.log, "rb") as fh:
+                fh.seek(max(0, fh.seek(0, 2) - 4096))
+                lines = [ln.strip() for ln in fh.read().decode(errors="replace").splitlines() if ln.strip()]
+            return shorten(lines[-1], 160) if lines else ""
+        except OSError:
+            return ""
+
+    def _line(self) -> tuple[str, str]:
+        """(the line, what it says that a log reader has not been told yet)."""
+        elapsed = time.monotonic() - self.since
+        what, left = self.detail() if self.detail is not None else ("", "")
+        parts = [self.text, f"{int(elapsed // 60)} min {int(elapsed % 60):02d} s", what or self._last_log_line(), left]
+        return " — ".join(p for p in parts if p), what
+
+    def _run(self) -> None:
+        while not self.stopped.wait(1.0):
+            with self.lock:
+                if not self.text:
+                    continue
+                try:
+                    line, what = self._line()
+                except Exception:  # the live line is for the person watching: never a reason for track to fail
+                    continue
+                news = bool(what) and what != self.said
+                if news:
+                    self.said = what
+            if self.live:
+                self.update(line)
+            elif news or time.monotonic() - self.printed >= HEARTBEAT_S:
+                self.console.print(line, highlight=False, markup=False, soft_wrap=True)
+                self.printed = time.monotonic()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=5)
+
+
+def reason_lines(reason: str, most: int = 200) -> tuple[str, list[str]]:
+    """A commit's reason as a log reads it: what happened on the commit's line, then each error and the log's path
+    on lines of their own (never one 600-character line)."""
+    head, sep, log = reason.rpartition("; log: ")
+    if not sep:
+        head, log = reason, ""
+    head, sep, errors = head.partition("): ")
+    head += ")" if sep else ""
+    more = [shorten(e.strip(), most) for e in errors.split(" | ") if e.strip()]
+    return shorten(head, most), more + ([f"log: {log}"] if log else [])

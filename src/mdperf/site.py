@@ -110,8 +110,8 @@ def render(report: Report, images: dict[int, str] | None = None) -> str:
     if not report.flags:
         body.append('<p id="no-flags">' + ("Nothing could be judged, so nothing is flagged." if report.blind else
                                            "No regressions or improvements flagged.") + "</p>")
-    for commit, flags in groupby(report.flags, key=lambda f: f.commit):
-        flags = list(flags)
+    for commit, group in groupby(report.flags, key=lambda f: f.commit):
+        flags = list(group)
         start = flags[0].range_start
         title = f"{start[:8]}..{commit[:8]}" if start else commit[:8]
         subject = html.escape(subjects.get(commit, ""))
@@ -193,7 +193,7 @@ def tidy_index(html_dir: Path) -> list[str]:
     and with the guard's series after the metrics, named as the machine's records; the hidden benchmarks."""
     import json
 
-    from .regressions.analysis import GUARD
+    from .regressions.coverage import GUARD
 
     path = html_dir / "index.json"
     data = json.loads(path.read_text())

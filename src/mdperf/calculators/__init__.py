@@ -198,7 +198,7 @@ def _torch_nn(device: str = "cpu", dtype: str = "float64", system: System | None
     return TorchNNPotential(device=device, dtype=dtype)
 
 
-_TORCH = dict(requires=("torch", "vesin"), devices=("cpu", "cuda"), dtypes=("float64", "float32"))
+_TORCH: dict[str, Any] = dict(requires=("torch", "vesin"), devices=("cpu", "cuda"), dtypes=("float64", "float32"))
 
 REGISTRY: dict[str, CalculatorEntry] = {
     e.name: e

@@ -85,7 +85,7 @@ def validate_calculator(
     report.checks.append(
         Check(
             "energy computed with forces",
-            cached is not None and np.isclose(float(cached), energy),
+            bool(cached is not None and np.isclose(float(cached), energy)),
             "calc.results['energy'] is not set by the force call",
         )
     )

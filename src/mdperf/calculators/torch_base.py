@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from ase import Atoms
@@ -55,7 +57,7 @@ class TorchCalculator(Calculator):
         want_stress = properties is not None and "stress" in properties
         if want_stress and self.atoms.cell.rank != 3:
             raise ValueError("stress needs a 3D periodic cell")
-        kw = {"device": self.device, "dtype": self.dtype}
+        kw: dict[str, Any] = {"device": self.device, "dtype": self.dtype}
         positions = torch.as_tensor(self.atoms.positions, **kw)
         cell = torch.as_tensor(self.atoms.cell.array, **kw)
         numbers = torch.as_tensor(self.atoms.numbers, device=self.device)

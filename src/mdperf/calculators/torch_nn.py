@@ -16,6 +16,10 @@ from .torch_base import TorchCalculator
 
 
 class RadialMLP(nn.Module):
+    centres: torch.Tensor  # buffers (register_buffer): they move with .to(device)
+    neighbour_embedding: torch.Tensor
+    centre_embedding: torch.Tensor
+
     def __init__(self, cutoff_a: float, n_radial: int, n_channels: int, hidden: int, seed: int) -> None:
         super().__init__()
         gen = torch.Generator().manual_seed(seed)
@@ -34,7 +38,9 @@ class RadialMLP(nn.Module):
             for p in self.mlp.parameters():
                 p.copy_(torch.randn(p.shape, generator=gen) / math.sqrt(p.shape[-1]))
             # A gentle energy scale (tens of meV per atom) keeps random weights from blowing up MD.
-            self.mlp[-1].weight.mul_(0.05)
+            last = self.mlp[-1]
+            assert isinstance(last, nn.Linear)
+            last.weight.mul_(0.05)
 
     def forward(self, vec: torch.Tensor, i: torch.Tensor, j: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
         r = torch.linalg.norm(vec, dim=1)

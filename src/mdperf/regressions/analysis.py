@@ -3,7 +3,6 @@ the events, within each version of a benchmark -> a report of flags, events and 
 
 from __future__ import annotations
 
-import datetime
 import json
 import multiprocessing
 import os
@@ -17,8 +16,9 @@ from ..errors import UserError
 from ..history import History, Problem, Series
 from . import events, verdicts
 from .config import RegressionConfig
+from .coverage import GUARD, _iso, _noisy_points, coverage
 from .detector import Change, detect
-from .model import RUN_WIDE, BenchmarkChange, Coverage, Flag, Report, RunWideChange, graph_link
+from .model import RUN_WIDE, BenchmarkChange, Flag, Report, RunWideChange
 from .record import Record
 
 
@@ -48,6 +48,7 @@ def analyse_results(results_dir: str | Path, repo: str | Path | None = None,
                      confirmed=verdicts.load(Path(results_dir)))
     if rec.problem:
         report.problems.insert(0, Problem(str(rec.path), rec.problem))
+    report.record = rec if rec.path is not None else None
     if repo is not None:
         subjects = git.subjects(repo, list(dict.fromkeys(f.commit for f in report.flags)))
         for f in report.flags:
@@ -172,79 +173,6 @@ def _run_wide(e: events.Event, flags: list[Flag], history: History) -> RunWideCh
                          _iso(history.dates.get(commit)))
 
 
-def coverage(history: History, env: events.Environment, left: dict[tuple[str, int], str]) -> list[Coverage]:
-    """Per machine, how much of its newest run was judged, and what was left out and why."""
-    out = []
-    for machine, runs in sorted(history.runs.items()):
-        if not runs:
-            continue
-        r = len(runs) - 1
-        commits = set(runs[r].commits)
-        measured = judged = 0
-        why: dict[str, int] = {}
-        for s in history.series:
-            if s.machine != machine or GUARD in s.benchmark:
-                continue
-            event = env.event_at(machine, s.env, r)
-            for i, run in enumerate(s.runs):
-                if run != r:
-                    continue
-                measured += 1
-                reason = left.get((s.key, i))
-                if reason is None and event is not None and event.absorbs and s.key in (event.devs if
-                                                                                         event.run == r else
-                                                                                         event.back_devs):
-                    reason = "absorbed"
-                if reason is None:
-                    judged += 1
-                else:
-                    why[reason] = why.get(reason, 0) + 1
-        for s in history.series + history.failed_series:
-            if s.machine == machine and GUARD not in s.benchmark:
-                n = sum(c in commits for c in s.failed_commits)
-                measured += n
-                if n:
-                    why["failed"] = why.get("failed", 0) + n
-        out.append(Coverage(machine, _iso(runs[r].start), list(runs[r].commits), measured, judged, why,
-                            busy_text(history, machine, commits)))
-    return out
-
-
-def busy_text(history: History, machine: str, commits: set[str] | list[str]) -> str:
-    """What the guard saw over the cases measured at ``commits`` on ``machine`` when it marked any noisy: "15 of
-    15 cases measured on a busy machine: CPU share 23-49 %, load 7.3"; "" when it marked none."""
-    commits = set(commits)
-
-    def points(suffix: str) -> list[float]:
-        return [v for s in history.series if s.machine == machine and s.benchmark.endswith(GUARD + suffix)
-                for c, v in zip(s.commits, s.values) if c in commits and v == v]
-
-    marks = points("track_noisy")
-    n_noisy = sum(v >= 1 for v in marks)
-    if not n_noisy:
-        return ""
-    share, load = points("track_cpu_share_pct"), points("track_load_avg_1m")
-    text = f"{n_noisy} of {len(marks)} cases measured on a busy machine"
-    span = f"{min(share):.0f}" + (f"-{max(share):.0f}" if share and round(max(share)) != round(min(share)) else "") \
-        if share else ""
-    extra = ([f"CPU share {span} %"] if share else []) + \
-        ([f"load {max(load):.1f}"] if load else [])
-    return text + (": " + ", ".join(extra) if extra else "")
-
-
-GUARD = ".Guard."  # mdperf's suite: the noisy-machine guard's series (mdperf.guard)
-
-
-def _noisy_points(history: History) -> set[tuple[str, str, str]]:
-    """(machine, parameters, commit) of every case the guard marked noisy: those points are left out."""
-    out = set()
-    for s in history.series:
-        if s.benchmark.endswith(GUARD + "track_noisy"):
-            case = (s.machine, json.dumps(s.params, sort_keys=True))
-            out.update(case + (c,) for c, v in zip(s.commits, s.values) if v is not None and v == v and v >= 1)
-    return out
-
-
 def _versions(s: Series) -> list[int]:
     """Where each version of the benchmark begins: 0, then every point whose known version differs from the
     last known one (asv never compares results across its benchmark's code changing)."""
@@ -288,11 +216,6 @@ def _flag(part: _Part, ch: Change, found: list[Change], history: History, env: e
     i = int(idx[ch.index])
     commit = s.commits[i]
     prev = s.commits[int(idx[ch.index - 1])] if ch.index > 0 else None
-    range_start = None
-    if prev is not None:  # commits between the two measured ones, in git order or by run time or date
-        between = history.order[pos[prev] + 1: pos[commit]]
-        if between:
-            range_start = between[0]
     # The size: medians of the commits each side, as far as the neighbouring changes.
     cuts = [c.index for c in found]
     k = cuts.index(ch.index)
@@ -330,35 +253,31 @@ def _flag(part: _Part, ch: Change, found: list[Change], history: History, env: e
             note = (f"moved with {event.moved} of {event.series} series of its run; code or machine is undecided "
                     "until re-measured")
         break
-    state = ch.state
+    detected = ch.state
     if part.weak:  # seen only with the points the guard marked noisy: weaker evidence, never confirmed by them
-        state = "suspected"
+        detected = "suspected"
         note = (note + "; " if note else "") + ("seen only with points measured on a busy machine (marked noisy): "
                                                 "to watch; mdperf confirm --new re-measures it")
     verdict = confirmed.get(verdicts.key(s.machine, s.benchmark, s.params, commit)) if ch.kind != "transient" else None
+    remeasured = ""
     if run_wide == "code" and ch.kind != "transient":  # its run's shift re-measured as the code's
-        state = "confirmed"
-    if verdict is not None and verdict["verdict"] != "inconclusive":  # re-measured (mdperf confirm): it decides
-        state = verdict["verdict"]
+        remeasured = "confirmed"
+    if verdict is not None and (verdict["verdict"] != "inconclusive" or not remeasured):
+        remeasured = verdict["verdict"]  # re-measured (mdperf confirm): it decides, unless it could not
+    state = remeasured if remeasured in ("confirmed", "rejected") else detected
     alert = ch.kind == "regression" and state == "confirmed"
-    if since_pos is not None:
-        new = pos[commit] > since_pos
-    elif record is not None and alert:
-        new = not record.seen(s.key, commit, pos)
-        if new:
-            record.add(s.key, commit)
-    else:
-        new = ch.index >= len(idx) - config.new_window
-    if state == "rejected":  # re-measured and not reproduced: nothing to watch or alert
-        new = False
+    # re-measured and not reproduced (rejected): nothing to watch or alert
+    new = state != "rejected" and _is_new(s, commit, pos, since_pos, record if alert else None,
+                                          ch.index >= len(idx) - config.new_window)
     date = history.dates.get(commit)
     lo_t, hi_t = max(0, ch.index - TREND_POINTS), min(len(idx), ch.index + TREND_POINTS)
     trend = ([float(v) for v in part.values[lo_t:hi_t]], ch.index - lo_t, min(end, hi_t) - lo_t, max(lo, lo_t) - lo_t)
-    flag = Flag(commit, range_start, s.benchmark, s.params, s.machine, s.env, s.unit, ch.kind, state,
-                100 * rel, before, after, float(ch.z), float(ch.p_value), bool(new),
-                graph_link(s), ch.n_after if ch.kind == "transient" else held, _iso(date), "", pos[commit], note,
-                trend, s.key, _verdict_summary(verdict), run_wide,
-                [bool(m) for m in part.marked[lo_t:hi_t]] if part.marked.any() else None)
+    flag = Flag.at(s, commit, prev, history, pos, kind=ch.kind, state=state, detected=detected,
+                   remeasured=remeasured, change_pct=100 * rel, before=before,
+                   after=after, z=float(ch.z), p_value=float(ch.p_value), new=bool(new),
+                   commits_at_level=ch.n_after if ch.kind == "transient" else held, date=_iso(date), note=note,
+                   trend=trend, verdict=_verdict_summary(verdict), run_wide=run_wide,
+                   noisy_points=[bool(m) for m in part.marked[lo_t:hi_t]] if part.marked.any() else None)
     if holder is not None and holding is not None:
         holding.setdefault((holder.machine, holder.env, holder.run), (holder, []))[1].append(flag)
     return flag
@@ -385,22 +304,28 @@ def _remeasured(history: History, flags: list[Flag], confirmed: dict, pos: dict[
         if not before_v.size or not after_v.size:
             continue
         before, after = float(np.median(before_v)), float(np.median(after_v))
-        if since_pos is not None:
-            new = pos[commit] > since_pos
-        elif record is not None:
-            new = not record.seen(s.key, commit, pos)
-            if new:
-                record.add(s.key, commit)
-        else:
-            new = True
-        prev = s.commits[i - 1] if i > 0 else None
-        between = history.order[pos[prev] + 1: pos[commit]] if prev in pos else []
-        out.append(Flag(commit, between[0] if between else None, s.benchmark, s.params, s.machine, s.env, s.unit,
-                        "regression", "confirmed", 100 * (after / before - 1) if before else 0.0, before, after,
-                        float("nan"), float(v.get("p_value", float("nan"))), bool(new), graph_link(s),
-                        len(vals) - i, _iso(history.dates.get(commit)), "", pos[commit],
-                        "found by re-measuring the newest commit against its base", None, s.key, _verdict_summary(v)))
+        new = _is_new(s, commit, pos, since_pos, record, True)
+        out.append(Flag.at(s, commit, s.commits[i - 1] if i > 0 else None, history, pos, kind="regression",
+                           state="confirmed", detected="", remeasured="confirmed", change_pct=100 * (after / before - 1) if before else 0.0,
+                           before=before, after=after, p_value=float(v.get("p_value", float("nan"))), new=new,
+                           commits_at_level=len(vals) - i, date=_iso(history.dates.get(commit)),
+                           note="found by re-measuring the newest commit against its base",
+                           verdict=_verdict_summary(v)))
     return out
+
+
+def _is_new(s: Series, commit: str, pos: dict[str, int], since_pos: int | None, record: Record | None,
+            otherwise: bool) -> bool:
+    """Whether a flag is new: after ``--since``; else, for an alert, not yet in the record of alerts (added to it
+    now); else ``otherwise`` (within the newest ``new_window`` points)."""
+    if since_pos is not None:
+        return pos[commit] > since_pos
+    if record is not None:
+        if record.seen(s.key, commit, pos):
+            return False
+        record.add(s.key, commit)
+        return True
+    return bool(otherwise)
 
 
 def _verdict_summary(v: dict | None) -> dict | None:
@@ -409,7 +334,3 @@ def _verdict_summary(v: dict | None) -> dict | None:
     return {k: v.get(k) for k in ("verdict", "ratio", "ci", "p_value", "rounds", "base", "at", "note")}
 
 
-def _iso(ms: float | None) -> str | None:
-    if ms is None:
-        return None
-    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")

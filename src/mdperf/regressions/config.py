@@ -1,5 +1,5 @@
 """Regression settings: ``[tool.mdperf.regressions]`` in the measured repository's pyproject.toml, or a TOML
-file given with ``--config`` (same keys, at top level or under that table).
+file given with ``--settings`` (same keys, at top level or under that table).
 
     [tool.mdperf.regressions]
     min_rel_change = 0.02        # nothing below 2 % is flagged

@@ -163,10 +163,10 @@ def _machine_events(history: History, machine: str, env: str, config: EventConfi
     # with every series at once.
     table = np.full((n_runs, len(members)), np.nan)
     for j, s in enumerate(members):
-        r = np.asarray(s.runs, dtype=int)
+        where = np.asarray(s.runs, dtype=int)
         y = np.log(np.maximum(np.asarray(s.values, dtype=float), 1e-300))
-        total = np.bincount(r, weights=y, minlength=n_runs)
-        count = np.bincount(r, minlength=n_runs)
+        total = np.bincount(where, weights=y, minlength=n_runs)
+        count = np.bincount(where, minlength=n_runs)
         has = count > 0
         table[has, j] = total[has] / count[has]
     # Each series' own noise: the robust spread of its run-to-run differences (a few steps barely move it).

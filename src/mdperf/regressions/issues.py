@@ -99,12 +99,12 @@ def write(out: Path, report: Report, record: Record | None, site_url: str = "") 
         return written
     pairs = sorted(fixes(report, record), key=lambda p: (p[0].commit, p[0].series))
     for commit, group in groupby(pairs, key=lambda p: p[0].commit):
-        group = list(group)
-        for reg, fix in group:
+        members = list(group)
+        for reg, fix in members:
             record.mark_fixed(reg.series, reg.commit, fix.commit)
         named = [s for s, entries in record.entries.items() if any(e["commit"] == commit for e in entries)]
         all_back = all(e.get("fixed") for s in named for e in record.entries[s] if e["commit"] == commit)
-        atomic_write_text(out / f"fixed-{commit}.md", fixed_text(commit, group, all_back, site_url))
+        atomic_write_text(out / f"fixed-{commit}.md", fixed_text(commit, members, all_back, site_url))
         written.append(out / f"fixed-{commit}.md")
         if all_back:
             atomic_write_text(out / f"fixed-{commit}.close", "")

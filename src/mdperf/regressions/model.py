@@ -6,14 +6,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from ..history import Problem, Series
+from ..history import History, Problem, Series, params_text
 
-REPORT_VERSION = 4
+REPORT_VERSION = 5
 RUN_WIDE = "<run-wide>"  # the benchmark name under which mdperf confirm records its verdict on a run-wide shift
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Flag:
+    """One change of one series at one commit.  Built by :meth:`Flag.at` (which names the series' fields and the
+    unmeasured range before the commit) everywhere a flag is made."""
+
     commit: str
     range_start: str | None  # first commit of the unmeasured range ending at `commit`, else None
     benchmark: str
@@ -22,7 +25,9 @@ class Flag:
     env: str
     unit: str
     kind: str  # regression | improvement | transient (a run of 1-3 commits that came back)
-    state: str  # confirmed | suspected | rejected (re-measured by mdperf confirm: no change)
+    # What the report decides: the re-measurement's verdict where it decided (confirmed | rejected), else what the
+    # history shows (`detected`). The two sources are kept apart in `detected` and `remeasured`.
+    state: str  # confirmed | suspected | rejected
     change_pct: float
     before: float
     after: float
@@ -39,14 +44,30 @@ class Flag:
     trend: tuple[list[float], int, int, int] | None = field(default=None, repr=False, compare=False)
     series: str = ""  # the series' key (history.Series.key), as the record of alerts names it
     verdict: dict[str, Any] | None = None  # mdperf confirm's re-measurement of it (verdicts.py), if any
+    # The history's own reading: confirmed (the new level outlasted a transient) | suspected; "" when only a
+    # re-measurement found it
+    detected: str = ""
+    remeasured: str = ""  # the re-measurement's verdict: confirmed | rejected | inconclusive; "" when none
     # "undecided": it moved with most series of its run and nothing has yet said whether the code or the machine
     # did it (reported with the run-wide change, once per commit); "code": re-measured, the code's; "" otherwise
     run_wide: str = ""
     noisy_points: list[bool] | None = field(default=None, repr=False, compare=False)  # per trend point: guard's mark
 
+    @classmethod
+    def at(cls, s: Series, commit: str, prev: str | None, history: History, pos: dict[str, int],
+           **fields: Any) -> Flag:
+        """The flag of series ``s`` at ``commit`` (measured after ``prev``, its previous point): the series'
+        identity, its graph link, the commit's place in ``history`` and the first commit of the unmeasured range
+        between the two, with the change's own ``fields`` (kind, state, change_pct, before, after, ...)."""
+        fields.setdefault("z", float("nan"))
+        fields.setdefault("p_value", float("nan"))
+        return cls(commit=commit, range_start=history.range_start(prev, commit, pos), benchmark=s.benchmark,
+                   params=s.params, machine=s.machine, env=s.env, unit=s.unit, graph=graph_link(s), series=s.key,
+                   position=pos.get(commit, 0), **fields)
+
     @property
     def params_text(self) -> str:
-        return ", ".join(f"{k}={v.strip(chr(39))}" for k, v in self.params.items())
+        return params_text(self.params)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -166,6 +187,9 @@ class Report:
     backfilled: int = 0  # commits measured in a batch after newer ones: shown, not judged
     run_wide: list[RunWideChange] = field(default_factory=list)  # undecided run-wide shifts, newest first
     coverage: list[Coverage] = field(default_factory=list)  # per machine: how much of its newest run was judged
+    # The record of alerts this report was judged against (regressions.record.Record), as loaded and updated:
+    # what `--issues` marks fixed and saves, without reading the file again. None without a record.
+    record: Any = field(default=None, repr=False, compare=False)
 
     @property
     def blind(self) -> list[Coverage]:

@@ -18,8 +18,9 @@ calculator's package, that fails to import is a broken environment: every case f
 """
 
 import os
+import sys
 
-from mdperf.suite.config import PROFILE_ENV, PROGRESS_ENV, PYPROJECT_ENV, load
+from mdperf.suite.config import CASE_TIMEOUT_ENV, PROFILE_ENV, PROGRESS_ENV, PYPROJECT_ENV, load
 
 __all__ = ["Energy", "GpuMemory", "Guard", "Latency", "Memory", "Reference", "Step", "SUITE_VERSION"]
 
@@ -38,10 +39,10 @@ try:  # the benchmark folder's modules (a factory written for mdperf) importable
     LABELS = CONFIG.by_label()
 except ImportError:  # an mdperf older than factories beside the suite
     LABELS = {}
-PROFILE = {"calculator": [CONFIG.label(c) if LABELS else c for c in CONFIG.calculators], "atoms": list(CONFIG.atoms), "device": list(CONFIG.devices),
-           "system": CONFIG.system, "steps": CONFIG.steps, "warmup": CONFIG.warmup, "protocol": CONFIG.protocol,
-           "dtype": CONFIG.dtype, "reference": CONFIG.label(CONFIG.reference) if LABELS and CONFIG.reference
-           else CONFIG.reference}
+PROFILE = CONFIG.case_profile() if LABELS else {
+    "calculator": list(CONFIG.calculators), "atoms": list(CONFIG.atoms), "device": list(CONFIG.devices),
+    "system": CONFIG.system, "steps": CONFIG.steps, "warmup": CONFIG.warmup, "protocol": CONFIG.protocol,
+    "dtype": CONFIG.dtype, "reference": CONFIG.reference}
 PARAMS = [PROFILE["calculator"], PROFILE["atoms"], PROFILE["device"]]
 PARAM_NAMES = ["calculator", "atoms", "device"]
 
@@ -106,44 +107,19 @@ def _factory_failure(exc):
     return f"the benchmark environment is broken: {exc}"
 
 
-# Run in a fresh Python process per case (``python -c``): the argument is the case as JSON, the answer is
-# written as JSON to the file named second.  Kept to the mdperf API every suite-era commit has.
-_CHILD = """
-import json, sys
-from mdperf import measure
-a = json.loads(sys.argv[1])
-extra = {k: a[k] for k in ("protocol", "dtype", "calc_options") if a.get(k)}
-r = measure(a["calculator"], a["system"], a["atoms"], a["steps"], device=a["device"], warmup=a["warmup"], **extra)
-out = {"status": r.status, "reason": r.reason, "atoms": r.case.get("atoms"),
-       "metrics": {k: m.value if m.status == "ok" else None for k, m in r.metrics.items()},
-       "metric_reasons": {k: m.reason for k, m in r.metrics.items() if m.status != "ok"}}
-with open(sys.argv[2], "w") as f:
-    json.dump(out, f)
-"""
-
-
-CASE_TIMEOUT_S = float(os.environ.get("MDPERF_CASE_TIMEOUT_S") or 1800)  # within asv's hour for setup_cache
+CASE_TIMEOUT_S = float(os.environ.get(CASE_TIMEOUT_ENV) or 1800)  # within asv's hour for setup_cache
 
 
 def _measure_in_child(args):
-    import json
-    import subprocess
-    import sys
-    import tempfile
+    from mdperf.benchenv import ChildFailed, measure_in_child
 
-    with tempfile.TemporaryDirectory(prefix="mdperf-case-") as tmp:
-        out = os.path.join(tmp, "result.json")
-        try:
-            proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(args), out], capture_output=True,
-                                  text=True, timeout=CASE_TIMEOUT_S)
-        except subprocess.TimeoutExpired:  # a hanging calculator: this case's error, the others still run
+    try:
+        return measure_in_child(sys.executable, args, timeout_s=CASE_TIMEOUT_S)
+    except ChildFailed as exc:
+        if exc.returncode is None:  # a hanging calculator: this case's error, the others still run
             return {"status": "error", "reason": f"the case did not finish within {CASE_TIMEOUT_S:g} s "
                                                  f"(track --case-timeout); stopped"}
-        if proc.returncode == 0 and os.path.exists(out):
-            with open(out) as f:
-                return json.load(f)
-    last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-    return {"status": "error", "reason": f"measurement process exited with code {proc.returncode}: {last}"}
+        return {"status": "error", "reason": f"measurement process exited with code {exc.returncode}: {exc.last}"}
 
 
 def _progress(**event):
@@ -163,13 +139,9 @@ def _progress(**event):
 
 def child_args(calculator, atoms, device, steps=None, warmup=None):
     """The measuring child's case for a parameter value (mdperf confirm measures with the same)."""
-    name, options = _named(calculator)
-    args = {"calculator": name, "system": PROFILE["system"], "atoms": atoms, "steps": steps or PROFILE["steps"],
-            "device": device, "warmup": PROFILE["warmup"] if warmup is None else warmup,
-            "protocol": PROFILE["protocol"], "dtype": PROFILE["dtype"]}
-    if options:
-        args["calc_options"] = options
-    return args
+    from mdperf.suite.config import case_args
+
+    return case_args(PROFILE, calculator, atoms, device, steps, warmup)
 
 
 def measure_case(calculator, atoms, device, steps=None, warmup=None, retry_noisy=True):
@@ -232,7 +204,7 @@ def measure_all(*_):
     return results
 
 
-measure_all.timeout = 3600
+measure_all.timeout = 3600  # type: ignore[attr-defined]
 
 
 class _Tracked:
@@ -242,7 +214,7 @@ class _Tracked:
     param_names = PARAM_NAMES
     version = SUITE_VERSION
     setup_cache = measure_all
-    metrics = ()
+    metrics: tuple[str, ...] = ()
 
     def setup(self, cache, calculator, atoms, device):
         if "error" in cache:
@@ -371,4 +343,4 @@ class Reference(_Tracked):
     def track_speedup_vs_reference(self, cache, calculator, atoms, device):
         return self.reference_ms / self.values["latency_median_ms"]
 
-    track_speedup_vs_reference.unit = "x"
+    track_speedup_vs_reference.unit = "x"  # type: ignore[attr-defined]

@@ -31,6 +31,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 PROFILE_ENV = "MDPERF_PROFILE"  # which profile the suite measures (mdperf track --profile sets it)
+CASE_TIMEOUT_ENV = "MDPERF_CASE_TIMEOUT_S"  # track --case-timeout, read by the suite inside asv's processes
 PROGRESS_ENV = "MDPERF_PROGRESS"  # a file the suite appends its progress to (mdperf.progress reads it)
 PYPROJECT_ENV = "MDPERF_PYPROJECT"  # where the suite reads its cases (the thin benchmarks file sets it)
 DEFAULT_PROFILE = "default"
@@ -72,6 +73,14 @@ class SuiteConfig:
         """The suite's parameter values (labels), each to its calculator and options; the reference included."""
         names = [*self.calculators, *([self.reference] if self.reference else [])]
         return {self.label(n): (n, dict(self.options.get(n, {}))) for n in dict.fromkeys(names)}
+
+    def case_profile(self) -> dict[str, Any]:
+        """The profile as the suite's cases read it: the parameter values (calculator labels), the case's settings,
+        and ``labels``: each label's calculator and options."""
+        return {"calculator": [self.label(c) for c in self.calculators], "atoms": list(self.atoms),
+                "device": list(self.devices), "system": self.system, "steps": self.steps, "warmup": self.warmup,
+                "protocol": self.protocol, "dtype": self.dtype,
+                "reference": self.label(self.reference) if self.reference else None, "labels": self.by_label()}
 
     def skip_reason(self, calculator: str, atoms: int, device: str = "cpu") -> str | None:
         """Why a case of the profile is not run (its size), or None."""
@@ -199,7 +208,7 @@ def from_table(table: dict[str, Any], profile: str | None = None, where: str = "
         check_name(name, where)
     return SuiteConfig(
         calculators=strings("calculators", ()), system=str(values.get("system", "cu")), atoms=tuple(atoms),
-        devices=devices, steps=integer("steps", 1000, 1), warmup=integer("warmup", 20, 0),
+        devices=devices, steps=integer("steps", 1000, 1) or 1000, warmup=_at_least_zero(integer("warmup", 20, 0)),
         protocol=str(values.get("protocol", "nve")), dtype=values.get("dtype"), reference=values.get("reference"),
         reference_max_atoms=integer("reference_max_atoms", None, 1), max_atoms=caps["max_atoms"],
         cpu_max_atoms=caps["cpu_max_atoms"], profile=profile,
@@ -224,5 +233,42 @@ def suite_dir(pyproject: str | Path) -> Path:
     return root / name
 
 
+def _at_least_zero(value: int | None) -> int:
+    return 0 if value is None else value
+
+
 def load(pyproject: str | Path, profile: str | None = None) -> SuiteConfig:
     return from_table(read_table(pyproject), profile, f"{pyproject} [tool.mdperf.suite]")
+
+
+def case_args(profile: dict[str, Any], label: str, atoms: int, device: str, steps: int | None = None,
+              warmup: int | None = None) -> dict[str, Any]:
+    """The measuring child's case (:data:`mdperf.benchenv.CHILD`) for a parameter value of the suite: the
+    calculator behind the label, with its options, at the profile's settings."""
+    name, options = profile.get("labels", {}).get(label, (label, {}))
+    args = {"calculator": name, "system": profile["system"], "atoms": atoms, "steps": steps or profile["steps"],
+            "device": device, "warmup": profile["warmup"] if warmup is None else warmup,
+            "protocol": profile["protocol"], "dtype": profile["dtype"]}
+    if options:
+        args["calc_options"] = options
+    return args
+
+
+def import_suite(pyproject: Path, profile: str) -> Any:
+    """mdperf's suite module (:mod:`mdperf.suite.benchmarks`) as asv imports it for this repository and profile:
+    it reads its cases at import, from the two variables the repository's thin benchmarks file sets, so they are
+    set for the import and restored after it."""
+    import importlib
+    import os
+
+    saved = {k: os.environ.get(k) for k in (PROFILE_ENV, PYPROJECT_ENV)}
+    os.environ[PROFILE_ENV], os.environ[PYPROJECT_ENV] = profile, str(pyproject)
+    try:
+        sys.modules.pop("mdperf.suite.benchmarks", None)
+        return importlib.import_module("mdperf.suite.benchmarks")
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -19,11 +19,12 @@ from .. import git
 from ..errors import UserError
 from ..result import atomic_write_text
 from .config import SuiteConfig, from_table
+from .dependencies import _project, _requirement_name, matrix_entry, package_requirements
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    pass
 else:  # pragma: no cover
-    import tomli as tomllib
+    pass
 
 SUITE_FILE = '''"""asv benchmarks of this repository: mdperf's suite (mdperf.suite.benchmarks), its cases read from
 [tool.mdperf.suite] in pyproject.toml.  Written by `mdperf init`; upgrading mdperf upgrades the suite."""
@@ -80,85 +81,6 @@ class InitResult:
         return "git add " + " ".join(dict.fromkeys(tops)) if tops else ""
 
     repo: Path = Path(".")
-
-
-def _project(pyproject: Path) -> dict[str, Any]:
-    if not pyproject.exists():
-        return {}
-    try:
-        return tomllib.loads(pyproject.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"cannot read {pyproject}: {exc}") from None
-
-
-def _requirement_name(req: str) -> str:
-    return re.split(r"[\s<>=!~;\[(@]", req.strip(), maxsplit=1)[0]
-
-
-def package_requirements(repo: Path) -> tuple[list[str] | None, str]:
-    """The package's runtime requirements from its metadata, whatever its build backend (setup.py, setup.cfg,
-    any pyproject backend): pip prepares the metadata and reports it (``pip install --dry-run --report``), no
-    install, nothing written into the repository.  (None, why) when it cannot."""
-    import subprocess
-    import tempfile
-
-    from .. import children
-
-    if not any((repo / f).exists() for f in ("pyproject.toml", "setup.py", "setup.cfg")):
-        return None, "no setup.py, setup.cfg or pyproject.toml"
-    why = ""
-    with tempfile.TemporaryDirectory(prefix="mdperf-metadata-") as tmp:
-        report = Path(tmp) / "report.json"
-        for isolation in (["--no-build-isolation"], []):  # without isolation first: no download
-            try:
-                p = children.capture([sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps",
-                                      "--ignore-installed", "--quiet", "--report", str(report), *isolation,
-                                      str(repo)], timeout_s=600, cwd=tmp)
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                why = str(exc)
-                continue
-            if p.returncode == 0 and report.exists():
-                break
-            why = (p.stderr.strip().splitlines() or [f"pip exit {p.returncode}"])[-1]
-        else:
-            return None, f"pip could not read the package's metadata: {why}"
-        try:
-            meta = json.loads(report.read_text())["install"][0]["metadata"]
-        except (OSError, ValueError, KeyError, IndexError) as exc:
-            return None, f"pip's report has no metadata: {exc}"
-    reqs = [r for r in meta.get("requires_dist") or [] if _applies(r)]
-    return list(dict.fromkeys(reqs)), "the package's metadata (pip install --dry-run --report)"
-
-
-def _applies(requirement: str) -> bool:
-    """A runtime requirement of this Python (an extra's, or another platform's, is not)."""
-    try:
-        from packaging.requirements import Requirement
-    except ImportError:  # pragma: no cover
-        from pip._vendor.packaging.requirements import Requirement  # type: ignore[no-redef]
-    try:
-        req = Requirement(requirement)
-    except Exception:
-        return False
-    return req.marker is None or req.marker.evaluate({"extra": ""})
-
-
-def matrix_entry(requirement: str) -> tuple[str, str]:
-    """An asv matrix ``req`` entry for a requirement: ``name: ""`` (latest), ``name: "1.2"`` (pinned), or, with a
-    range, ``"pip+name>=1,<2": ""`` (asv hands it to pip as written; a bare value would be read as a version)."""
-    try:
-        from packaging.requirements import Requirement
-    except ImportError:  # pragma: no cover
-        from pip._vendor.packaging.requirements import Requirement  # type: ignore[no-redef]
-    req = Requirement(requirement)
-    spec = str(req.specifier)
-    if not spec or req.url:
-        return req.name, ""
-    if re.fullmatch(r"==[0-9][0-9A-Za-z._-]*", spec):
-        return req.name, spec[2:]
-    if re.fullmatch(r"([<>!=~]{1,2}[0-9][0-9A-Za-z._-]*)(,[<>!=~]{1,2}[0-9][0-9A-Za-z._-]*)*", spec):
-        return f"pip+{req.name}{spec}", ""
-    return req.name, ""  # a form asv's parser cannot carry (a wildcard): the newest
 
 
 def calculator_paths(spec: str) -> list[str]:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from .config import load
 
@@ -29,7 +30,7 @@ def estimates(pyproject: str | Path, profile: str | None) -> list[dict]:
 
     cfg = load(pyproject, profile)
     calculators.add_search_path(suite_dir(pyproject))
-    out = []
+    out: list[dict[str, Any]] = []
     names = dict.fromkeys([*cfg.calculators, *([cfg.reference] if cfg.reference else [])])
     for name in names:
         for atoms in cfg.atoms:

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from .. import children
+from .. import benchenv, children
 
 MARKER = "mdperf-wheel.sha256"  # in each environment: the wheel it holds
 
@@ -48,13 +48,7 @@ def build(source: Path, wheelhouse: Path, log: Path) -> Path:
         old.unlink()
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as f:
-        # Without isolation first (no download); an interpreter whose setuptools is too old for mdperf's
-        # pyproject then builds it in pip's isolated environment.
-        for isolation in (["--no-build-isolation"], []):
-            rc = children.run([sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-w",
-                               str(wheelhouse), str(source)], stdout=f, stderr=subprocess.STDOUT)
-            if rc == 0:
-                break
+        rc = benchenv.pip_wheel(sys.executable, source, wheelhouse, f)
     wheels = sorted(wheelhouse.glob("mdperf-*.whl"))
     if rc != 0 or not wheels:
         raise RuntimeError(f"could not build mdperf's wheel from {source} (pip exit {rc}); log: {log}")
@@ -71,7 +65,7 @@ def refresh(environments: list[Path], wheel: Path, log: Path) -> list[str]:
     want = digest(wheel)
     done = []
     for env in environments:
-        python = env / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+        python = benchenv.python_of(env)
         marker = env / MARKER
         if not python.exists() or (marker.exists() and marker.read_text().strip() == want):
             continue

@@ -1,0 +1,109 @@
+"""The commands that judge the history: regressions (the report), confirm (re-measure a flag), bisect (name the
+commit inside a flagged range)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from ..errors import UserError
+from . import output
+from .output import EXIT_BLIND, EXIT_FAILED, EXIT_NEW_REGRESSION, EXIT_OK
+from .tracking import tracked
+
+
+def cmd_regressions(args: argparse.Namespace, console: Console) -> int:
+    from .. import asvconf, git
+    from ..regressions import analyse_results, config, issues, report
+    from ..regressions.record import FILE_NAME as RECORD_FILE
+
+    settings = args.settings
+    if args.config_deprecated is not None:
+        output.console(stderr=True).print("mdperf: warning: regressions --config is deprecated: it is --settings "
+                                          "(the regression settings, TOML)", highlight=False, soft_wrap=True)
+        settings = settings or args.config_deprecated
+    repo = None
+    try:
+        repo = git.find_repo(args.repo or ".")
+    except UserError:
+        if args.repo:
+            raise
+    results, record = args.results, args.record
+    if results is None:
+        if repo is None:
+            raise UserError("no --results given and not inside a git repository with an asv.conf.json")
+        setup = asvconf.load(repo)
+        results = setup.results_dir
+        record = record or setup.state_dir / RECORD_FILE
+    if args.issues:
+        output.check_output_dir(args.issues, "--issues")
+    rep = analyse_results(results, repo, config.load(settings, repo), since=args.since,
+                          record=None if args.no_record else record)
+    if args.issues:  # the record as the report read and updated it: fixes are marked in it, then it is saved
+        issues.write(Path(args.issues), rep, rep.record, args.site_url)
+    if args.format == "json":
+        print(report.to_json(rep))
+    elif args.format == "markdown":
+        print(report.markdown(rep, args.site_url))
+    else:
+        report.table(rep, console)
+    if rep.new_confirmed_regressions:
+        return EXIT_NEW_REGRESSION
+    return EXIT_BLIND if rep.blind else EXIT_OK
+
+
+def cmd_confirm(args: argparse.Namespace, console: Console) -> int:
+    from .. import confirm
+    from ..confirm import report
+    from ..progress import minutes
+
+    if not args.commits and not args.new:
+        raise UserError("give the flagged commits to re-measure, or --new")
+    confirm.rounds_of(args.rounds, args.max_rounds, args.max_cases)  # bad input before the history is read
+    _, setup, name = tracked(args)
+    plan = confirm.plan(setup, name, args.commits, args.new, args.profile, args.rounds, args.max_rounds,
+                        args.max_cases)
+    err = output.console(stderr=True)
+    for why in plan.skipped:
+        err.print(f"not re-measured: {escape(why)}", soft_wrap=True)
+    if not plan.targets:
+        console.print(f"nothing to confirm on machine {name}", highlight=False)
+        return EXIT_OK
+    guess = plan.estimate_s
+    cases = f"{len(plan.targets)} case(s), {plan.rounds} rounds a side (up to {plan.max_rounds} where undecided)"
+    err.print(f"confirm: {cases}: " + (f"about {minutes(guess[0])}, at most {minutes(guess[1])}" if guess else
+                                      "no step time measured here to estimate from")
+              + "; shorter: --max-cases 1, --rounds 4, --max-rounds " + str(plan.rounds)
+              + ", or a profile of fewer steps (--profile)", highlight=False, soft_wrap=True)
+    live = sys.stderr.isatty()
+    found = confirm.run(setup, plan, on_progress=lambda text: err.print(f"confirm: {text}", highlight=False,
+                                                                        soft_wrap=True) if not live else None)
+    report.show(found, name, plan.rounds, plan.max_rounds, args.format, console)
+    return EXIT_NEW_REGRESSION if report.regressions_confirmed(found) else EXIT_OK
+
+
+def cmd_bisect(args: argparse.Namespace, console: Console) -> int:
+    from .. import bisect
+    from ..publish import publish
+
+    repo, setup, name = tracked(args)
+    todo = bisect.flagged(setup, name, args.range)
+    if not todo:
+        console.print(f"no change flagged on a range of unmeasured commits on machine {name}", highlight=False)
+        return EXIT_OK
+    measure = bisect.track_measure(setup, name, args.profile, args.config)
+    for b in todo:
+        f = b.flag
+        console.print(f"{f.range_start[:8] if f.range_start else ''}..{f.commit[:8]}: {len(b.candidates)} commits, "
+                      f"{f.benchmark} {f.change_pct:+.1f}%", highlight=False, soft_wrap=True)
+        bisect.run(b, setup.results_dir, measure,
+                   on_progress=lambda text: console.print(f"  {text}", highlight=False, soft_wrap=True))
+        console.print(f"  {bisect.summary(b, repo)}", highlight=False, soft_wrap=True)
+    site, error, _ = publish(setup)
+    if site is None or error:
+        console.print(f"[red]site not published[/]: {escape(error)}")
+    return EXIT_OK if all(b.named for b in todo) else EXIT_FAILED

@@ -1,0 +1,110 @@
+"""Re-measuring: each commit built once into a folder of its own, then base and commit measured in turns
+(ABBA) in fresh processes of the live benchmark environment's Python (:mod:`mdperf.benchenv`), extended while
+undecided; the verdicts appended to the machine's file."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+from .. import benchenv
+from ..asvconf import AsvSetup
+from ..errors import UserError
+from ..regressions import verdicts
+from ..suite.config import case_args
+from .targets import Target, metric_of, run_wide_verdicts
+from .verdict import MAX_ROUNDS, ROUNDS, decide, extend_to, inconclusive_note, rounds_needed
+
+
+def measure_once(python: str | Path, site: Path, case: tuple[str, int, str], profile: dict) -> dict:
+    """One measurement of the case in a fresh process of the environment's Python, the commit's package first."""
+    calculator, atoms, device = case
+    args = case_args(profile, calculator, atoms, device)
+    try:
+        return benchenv.measure_in_child(python, args, site=site)
+    except benchenv.ChildFailed as exc:
+        raise UserError(f"measuring {calculator} at {atoms} atoms failed (exit {exc.returncode}): {exc.last}") from None
+
+
+BUILD_PREFIX = "mdperf-confirm-build-"  # + the pid of the confirm that made it, so an orphan can be told
+
+
+def _remove_orphaned_folders() -> None:
+    """The build folders of a confirm killed with -9 (its TemporaryDirectory never closed): removed."""
+    import psutil
+
+    for folder in Path(tempfile.gettempdir()).glob(f"{BUILD_PREFIX}*"):
+        pid = folder.name[len(BUILD_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def confirm(setup: AsvSetup, targets_: list[Target], profile: dict, rounds: int = ROUNDS,
+            on_progress: Callable[[str], None] = lambda text: None, max_rounds: int = MAX_ROUNDS) -> list[dict]:
+    """Re-measure each target against its base, interleaved; the verdicts (also appended to the machine's file).
+    An inconclusive case is measured further, up to ``max_rounds`` a side, as many rounds as its measured spread
+    says the flagged size needs; still inconclusive, it stays a flag to watch, and the verdict says why."""
+    from .. import locks
+
+    python = benchenv.live_python(setup)
+    out: list[dict] = []
+    logs = setup.state_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    _remove_orphaned_folders()
+    with locks.environments(setup.env_dir, "mdperf confirm", on_progress), \
+            tempfile.TemporaryDirectory(prefix=f"{BUILD_PREFIX}{os.getpid()}-") as tmp:
+        sites: dict[str, Path] = {}
+        for t in targets_:
+            for c in (t.base, t.commit):
+                if c not in sites:
+                    on_progress(f"building {c[:8]} into a folder of its own")
+                    sites[c] = benchenv.install_commit(setup, python, c, Path(tmp), logs / f"confirm-build-{c[:12]}.log")
+            values: dict[str, list[dict]] = {t.base: [], t.commit: []}
+            _measure_rounds(python, sites, t, values, rounds, profile, on_progress)
+            self_verdicts: list[dict] = []
+            for attempt in range(2):
+                self_verdicts = []
+                for f in t.flags:
+                    metric = metric_of(f.benchmark)
+                    a = [v["metrics"].get(metric) for v in values[t.base]]
+                    b = [v["metrics"].get(metric) for v in values[t.commit]]
+                    if any(x is None for x in a + b):
+                        continue
+                    v = decide(a, b, up=f.after > f.before, flagged_pct=f.change_pct)
+                    v.update(commit=t.commit, base=t.base, benchmark=f.benchmark, params=f.params, metric=metric,
+                             rounds=len(a), base_values=a, commit_values=b, at=time.time(),
+                             kind=f.kind, flag_change_pct=f.change_pct,
+                             rounds_needed=rounds_needed(v["spread_pct"] / 100, f.change_pct))
+                    self_verdicts.append(v)
+                upto = extend_to(self_verdicts, len(values[t.base]), max_rounds)
+                if attempt or upto is None:
+                    break
+                on_progress(f"{t.case[0]} at {t.case[1]} atoms: inconclusive after {len(values[t.base])} rounds "
+                            f"(spread {max(v['spread_pct'] for v in self_verdicts):.1f} %); measuring to {upto} "
+                            "rounds")
+                _measure_rounds(python, sites, t, values, upto, profile, on_progress)
+            for v in self_verdicts:
+                if v["verdict"] == "inconclusive":
+                    v["note"] = inconclusive_note(v, max_rounds)
+            out.extend(self_verdicts)
+            if self_verdicts:
+                verdicts.append(setup.results_dir, t.machine, self_verdicts)
+    shifts = run_wide_verdicts(targets_, out)
+    if shifts:
+        verdicts.append(setup.results_dir, targets_[0].machine, shifts)
+    return out + shifts
+
+
+def _measure_rounds(python: Path, sites: dict[str, Path], t: Target, values: dict[str, list[dict]], upto: int,
+                    profile: dict, on_progress: Callable[[str], None]) -> None:
+    """Measure base and commit in ABBA order until each side has ``upto`` rounds."""
+    for r in range(len(values[t.base]), upto):
+        order = (t.base, t.commit) if r % 2 == 0 else (t.commit, t.base)
+        for c in order:
+            on_progress(f"{t.case[0]} at {t.case[1]} atoms on {t.case[2]}: round {r + 1}/{upto}, "
+                        f"{'base' if c == t.base else 'commit'} {c[:8]}")
+            values[c].append(measure_once(python, sites[c], t.case, profile))
