@@ -131,7 +131,7 @@ def track(
     suite_config.load(repo / "pyproject.toml", profile)  # the suite's cases exist, the profile is one of them
     ident = machine.identity(setup.torch_requirement)
     name = machine.name_for(machine_name, setup.torch_requirement)
-    phase = on_phase or (lambda text, log: None)
+    phase = on_phase or (lambda text, log, detail=None: None)
     hooks = _Hooks(phase, on_start, on_commit_start, on_commit_done)
     try:
         with locks.exclusive(setup.state_dir / f"track-{name}.lock", "mdperf track"), \
