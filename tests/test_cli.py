@@ -36,6 +36,24 @@ def test_list_shows_availability():
         assert cpu == "available" if importlib.util.find_spec(package) else cpu.startswith(f"missing package {package}")
 
 
+def test_list_reads_cuda_without_importing_torch_unless_asked():
+    import subprocess
+    import sys
+
+    import torch
+
+    p = subprocess.run([sys.executable, "-X", "importtime", "-m", "mdperf.cli", "list"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in p.stderr.splitlines() if line.startswith("import time")}
+    assert "torch" not in imported and "ase.build" not in imported
+    if torch.version.cuda is None:  # this wheel's own build record says it, read without importing torch
+        assert "CUDA: not available on this machine (torch is a CPU-only build)" in p.stdout
+    asked = subprocess.run([sys.executable, "-X", "importtime", "-m", "mdperf.cli", "list", "--cuda"],
+                           capture_output=True, text=True)
+    assert asked.returncode == 0, asked.stderr
+    assert any(line.rstrip().endswith("| torch") for line in asked.stderr.splitlines())
+
+
 def test_compare_relative_to_first():
     p = mdperf("compare", "ase-lj", "torch-lj", "--system", "ar", "--atoms", "256", "--steps", "20", "--warmup", "2")
     assert p.returncode == 0, p.stderr

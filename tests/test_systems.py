@@ -59,3 +59,14 @@ def test_bad_input():
 @pytest.mark.parametrize("n", [40, 1000, 5000])
 def test_atom_count_predicts_build(name, n):
     assert systems.atom_count(name, n) == len(systems.build(name, n))
+
+
+def test_the_written_out_cells_are_those_ase_builds():
+    """The cells are written out so that `mdperf list` need not import ase.build; they must stay ase's."""
+    from ase.build import bulk, molecule
+
+    for symbol, structure, a, basis in (("Cu", "fcc", 3.61, systems._FCC), ("Si", "diamond", 5.431, systems._DIAMOND)):
+        ours, theirs = systems.cubic_cell(symbol, basis, a), bulk(symbol, structure, a=a, cubic=True)
+        assert np.array_equal(ours.positions, theirs.positions) and np.allclose(ours.cell, theirs.cell)
+        assert ours.get_chemical_symbols() == theirs.get_chemical_symbols() and ours.pbc.all()
+    assert np.array_equal(np.array(systems._H2O_A), molecule("H2O").positions)

@@ -13,7 +13,6 @@ from typing import Callable
 
 import numpy as np
 from ase import Atoms, units
-from ase.build import bulk, molecule
 
 from .errors import UserError
 
@@ -51,12 +50,22 @@ class System:
         return len(self.unit_cell(np.random.default_rng(0)))
 
 
+# The conventional cubic cells, atoms in the order ase.build.bulk(..., cubic=True) gives them (a test compares):
+# written out because ase.build costs 0.4 s to import (scipy's sparse graphs) and `mdperf list` counts cells.
+_FCC = ((0.0, 0.0, 0.0), (0.0, 0.5, 0.5), (0.5, 0.0, 0.5), (0.5, 0.5, 0.0))
+_DIAMOND = tuple(p for q in _FCC for p in (q, tuple(x + 0.25 for x in q)))
+
+
+def cubic_cell(symbol: str, basis: tuple[tuple[float, ...], ...], a: float) -> Atoms:
+    return Atoms(symbol * len(basis), cell=(a, a, a), scaled_positions=basis, pbc=True)
+
+
 def _fcc(symbol: str, a: float) -> Callable[[np.random.Generator], Atoms]:
-    return lambda rng: bulk(symbol, "fcc", a=a, cubic=True)
+    return lambda rng: cubic_cell(symbol, _FCC, a)
 
 
 def _diamond_si(rng: np.random.Generator) -> Atoms:
-    return bulk("Si", "diamond", a=5.431, cubic=True)
+    return cubic_cell("Si", _DIAMOND, 5.431)
 
 
 # Argon at reduced density 0.8 (sigma = 3.405 Å): 4 atoms per fcc cell of side (4 / 0.8)^(1/3) sigma.
@@ -64,15 +73,18 @@ _AR_A = (4 / 0.8) ** (1 / 3) * 3.405
 
 
 def _argon(rng: np.random.Generator) -> Atoms:
-    return bulk("Ar", "fcc", a=_AR_A, cubic=True)
+    return cubic_cell("Ar", _FCC, _AR_A)
 
+
+# ase.build.molecule("H2O") (the G2 geometry), written out for the same reason as the cubic cells.
+_H2O_A = ((0.0, 0.0, 0.119262), (0.0, 0.763239, -0.477047), (0.0, -0.763239, -0.477047))
 
 # Liquid water at 1 g/cm^3: 0.03343 molecules per Å^3, 8 molecules per cubic cell.
 _WATER_CELL_A = (8 / 0.03343) ** (1 / 3)
 
 
 def _water(rng: np.random.Generator) -> Atoms:
-    h2o = molecule("H2O")
+    h2o = Atoms("OH2", positions=_H2O_A)
     h2o.positions -= h2o.get_center_of_mass()
     cell = Atoms(cell=[_WATER_CELL_A] * 3, pbc=True)
     step = _WATER_CELL_A / 2

@@ -25,7 +25,7 @@ from .interface import ValidationReport, validate_calculator
 __all__ = [
     "CalculatorEntry", "Availability", "REGISTRY", "resolve", "available_names", "create",
     "validate_calculator", "ValidationReport", "Unsupported", "CalculatorError", "check_options", "called",
-    "add_search_path",
+    "add_search_path", "cuda_available", "cuda_hint",
 ]
 
 ENTRY_POINT_GROUP = "mdperf.calculators"
@@ -46,6 +46,35 @@ def cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
+def cuda_hint() -> Availability:
+    """Whether CUDA can be used, read without importing torch (which takes seconds): torch's own build record
+    (``torch/version.py``) and NVML's device count.  What only torch can tell (its runtime against this driver) is
+    ``cuda_available()``; ``mdperf list --cuda`` asks it."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return Availability(False, "torch is not installed")
+    version_py = os.path.join(list(spec.submodule_search_locations)[0], "version.py")
+    try:
+        text = open(version_py, encoding="utf-8").read()
+    except OSError:
+        text = ""
+    if re.search(r"^cuda\b[^=\n]*=\s*None\s*$", text, re.M):
+        return Availability(False, "torch is a CPU-only build")
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            count = pynvml.nvmlDeviceGetCount()
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:  # no driver, no library: NVML's own errors all mean "no GPU here"
+        return Availability(False, "needs CUDA: no NVIDIA driver (NVML) on this machine")
+    if count == 0:
+        return Availability(False, "needs CUDA: NVML sees no GPU")
+    return Availability(True)
+
+
 @dataclass(frozen=True)
 class CalculatorEntry:
     name: str
@@ -57,14 +86,18 @@ class CalculatorEntry:
     dtypes: tuple[str, ...] = ("float64",)
     origin: str = "built-in"
 
-    def availability(self, device: str = "cpu") -> Availability:
+    def availability(self, device: str = "cpu", cuda: Availability | None = None) -> Availability:
+        """Whether the entry runs on ``device`` here; ``cuda``, when given, is the machine's CUDA reading (e.g.
+        ``cuda_hint()``) in place of asking torch."""
         for module in self.requires:
             if importlib.util.find_spec(module) is None:
                 hint = f" (pip install 'mdperf[{self.extra}]')" if self.extra else ""
                 return Availability(False, f"missing package {module}{hint}")
         if device not in self.devices:
             return Availability(False, f"{self.name} does not run on {device}")
-        if device == "cuda" and not cuda_available():
+        if device == "cuda" and cuda is not None and not cuda.available:
+            return cuda
+        if device == "cuda" and cuda is None and not cuda_available():
             return Availability(False, "needs CUDA, which is not available")
         return Availability(True)
 

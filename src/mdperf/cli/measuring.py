@@ -69,7 +69,10 @@ def _configured_calculators() -> list[str]:
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
     from .. import calculators, systems
 
-    cuda = calculators.cuda_available()
+    # Importing torch takes seconds; without --cuda the CUDA column is read from torch's build record and NVML.
+    cuda = (calculators.Availability(True) if calculators.cuda_available()
+            else calculators.Availability(False, "needs CUDA, which torch cannot use here")) if args.cuda \
+        else calculators.cuda_hint()
     table = Table(title="Calculators")
     for col in ("name", "cpu", "cuda", "dtypes", "description"):
         table.add_column(col)
@@ -84,7 +87,7 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
             continue
         cells = []
         for device in ("cpu", "cuda"):
-            a = entry.availability(device)
+            a = entry.availability(device, cuda=cuda)
             cells.append("[green]available[/]" if a.available else f"[yellow]{escape(a.reason)}[/]")
         table.add_row(escape(name), *cells, ",".join(entry.dtypes), escape(entry.description))
     console.print(table)
@@ -95,9 +98,20 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
         table.add_row(s.name, str(s.atoms_per_cell), str(s.min_atoms), f"{s.temperature_k:g}", f"{s.timestep_fs:g}",
                       s.description)
     console.print(table)
-    if not cuda:
-        console.print("CUDA: not available on this machine")
+    if not cuda.available:
+        console.print(f"CUDA: not available on this machine ({cuda.reason})")
+    elif not args.cuda:
+        console.print("CUDA: a GPU and a CUDA build of torch are present (`mdperf list --cuda` asks torch itself)")
+    else:
+        console.print(f"CUDA: {_cuda_devices()}")
     return EXIT_OK
+
+
+def _cuda_devices() -> str:
+    import torch
+
+    return ", ".join(f"{i}: {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())) + \
+        f" (torch {torch.__version__}, CUDA {torch.version.cuda})"
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:

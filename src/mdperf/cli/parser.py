@@ -128,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mdperf", description="Performance tracking for molecular-dynamics calculators.")
     parser.add_argument("--version", action="version", version=f"mdperf {__import__('mdperf').__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sub.add_parser("list", help="calculators and systems, with availability")
+    p = sub.add_parser("list", help="calculators and systems, with availability")
+    p.add_argument("--cuda", action="store_true",
+                   help="ask torch itself whether CUDA works and name the GPUs (imports torch: seconds)")
     run = sub.add_parser("run", help="measure one calculator on one case")
     run.add_argument("--calc", required=True, help="registry name, entry point or package.module:function")
     _case(run)
