@@ -431,3 +431,22 @@ def test_an_obvious_change_is_always_flagged_at_its_commit():
         assert all(b in found for b in bounds), (bounds, sorted(found), spread)
         checked += 1
     assert checked > 1900  # 4 of them missed before jumps were told from two clock states by their size
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_long_series_is_segmented_in_blocks_as_one_pelt_run_would(seed):
+    """Blocks bound PELT's work on long series; on steps anywhere (block seams included) they find what one
+    run over the whole series finds, and every point lies in exactly one block's kept middle."""
+    from mdperf.regressions import fit
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(fit.BLOCK + 1, 4 * fit.BLOCK))
+    seams = [hi for _, _, _, hi in fit._blocks(n)][:-1]
+    assert len(seams) >= 1
+    kept = [i for _, _, lo, hi in fit._blocks(n) for i in range(lo, hi)]
+    assert kept == list(range(n))
+    y = rng.normal(0, 0.02, n)
+    for at in [*rng.choice(np.arange(20, n - 20), 4, replace=False), seams[0], seams[-1] - 1]:
+        y[at:] += rng.choice([-1, 1]) * rng.uniform(0.04, 0.2)
+    pen = 3 * 0.02**2 * np.log(n)
+    assert fit._segment(y, pen)[0] == fit._pelt(y, pen)

@@ -19,7 +19,6 @@ The method and its evidence: docs/design/events.md.
 from __future__ import annotations
 
 import datetime
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,8 +126,26 @@ class Environment:
         return abs(devs[key] - shift) > self.config.stand_out * max(e.log_spread, floor, own)
 
 
+def _median(x: np.ndarray) -> float:
+    """np.median of a non-empty 1-D array, without its ~40 µs of overhead (twice per run of every history)."""
+    lo, hi = (x.size - 1) // 2, x.size // 2
+    p = np.partition(x, (lo, hi))
+    return 0.5 * float(p[lo] + p[hi])
+
+
 def _mad_sigma(x: np.ndarray) -> float:
-    return float(1.4826 * np.median(np.abs(x - np.median(x)))) if x.size else 0.0
+    return 1.4826 * _median(np.abs(x - _median(x))) if x.size else 0.0
+
+
+def _row_medians(x: np.ndarray) -> np.ndarray:
+    """Each row's median, NaN left out (every row has a value): np.nanmedian's result without its masked-array
+    path, which cost ~1 ms a call and, once per run, made the events' reading grow with runs x its overhead."""
+    if not x.size:
+        return np.empty(0)
+    srt = np.sort(x, axis=1)  # NaN last
+    k = np.sum(~np.isnan(srt), axis=1)
+    rows = np.arange(len(srt))
+    return 0.5 * (srt[rows, (k - 1) // 2] + srt[rows, k // 2])
 
 
 def _facts_change(before: dict[str, str], now: dict[str, str]) -> str:
@@ -185,15 +202,13 @@ def _machine_events(history: History, machine: str, env: str, config: EventConfi
         row = table[r]
         present = ~np.isnan(row)
         judged = present & (seen >= 2)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows of series not yet seen
-            level = np.nanmedian(recent[judged], axis=1) if judged.any() else np.empty(0)
+        level = _row_medians(recent[judged])
         d = row[judged] - shift - level
         facts = _facts_change(last_facts, runs[r].facts) if runs[r].facts and not env else ""
         known = bool(runs[r].facts and last_facts)
         if runs[r].facts:
             last_facts = runs[r].facts
-        m = float(np.median(d)) if d.size else 0.0
+        m = _median(d) if d.size else 0.0
         spread = _mad_sigma(d)
         moved = int(np.sum((np.sign(d) == np.sign(m)) & (np.abs(d) >= min_log / 2))) if d.size else 0
         se = 1.2533 * max(spread, 1e-12) / np.sqrt(max(d.size, 1))

@@ -66,10 +66,35 @@ def _transform(values: np.ndarray) -> tuple[np.ndarray, float]:
     return np.clip(values, -1e300, 1e300) / 1e300, 1e300
 
 
+# PELT's work grows about as the square of a series' length (87 ms at 5,000 points against 13 ms at 2,000): a longer
+# series is segmented in blocks of BLOCK points that overlap by twice MARGIN, each keeping the change points of its
+# middle, so the work per point is bounded (docs/design/detector.md, "Long series").
+BLOCK, MARGIN = 1024, 64
+
+
+def _pelt(y: np.ndarray, pen: float) -> list[int]:
+    return [int(b) for b in ruptures.KernelCPD(kernel="linear", min_size=2, jump=1).fit(y.reshape(-1, 1)).predict(pen=pen)
+            if b < y.size]
+
+
+def _blocks(n: int) -> list[tuple[int, int, int, int]]:
+    """(start, end, keep_from, keep_to) of each block of a series of ``n`` points: one block up to BLOCK points."""
+    if n <= BLOCK:
+        return [(0, n, 0, n)]
+    out, start = [], 0
+    while True:
+        end = min(start + BLOCK, n)
+        keep_to = n if end == n else end - MARGIN
+        out.append((start, end, start + MARGIN if start else 0, keep_to))
+        if end == n:
+            return out
+        start = keep_to - MARGIN
+
+
 def _segment(y: np.ndarray, pen: float) -> tuple[list[int], float]:
     """PELT with an L2 cost: change points and the penalised cost of the segmentation."""
-    bkps = [int(b) for b in ruptures.KernelCPD(kernel="linear", min_size=2, jump=1).fit(y.reshape(-1, 1)).predict(pen=pen)
-            if b < y.size]
+    bkps = [start + b for start, end, lo, hi in _blocks(y.size) for b in _pelt(y[start:end], pen)
+            if lo <= start + b < hi]
     edges = [0, *bkps, y.size]
     sse = sum(float(np.sum((y[a:b] - y[a:b].mean()) ** 2)) for a, b in zip(edges, edges[1:]))
     return bkps, sse + pen * len(bkps)
