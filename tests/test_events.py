@@ -213,3 +213,25 @@ def test_report_site_and_markdown_say_events_and_benchmark_changes(tmp_path):
     assert "order they were measured" in page
     md = text.markdown(rep)
     assert "### Machine events" in md and "### Benchmark changed" in md and f"`{commits[30][:8]}`" in md
+
+
+def test_another_thread_count_is_named_where_the_series_start_again(tmp_path):
+    """mdperf's suite names its version with the CPU thread count: the report, the site and the Markdown say which
+    count the newest points were measured with, and where it changed, by name."""
+    from mdperf import site
+    from mdperf.regressions import report as text
+
+    versions = ["mdperf-suite-2+threads1"] * 25 + ["mdperf-suite-2+threads2"] * 15
+    rdir, commits = suite(tmp_path, n_series=2, versions=versions)
+    rep = analyse(history.read(rdir))
+    (b,) = rep.benchmark_changes
+    assert b.commit == commits[25] and b.versions == "mdperf-suite-2+threads1 -> mdperf-suite-2+threads2"
+    assert rep.suite_versions == {"runner": ["mdperf-suite-2+threads2"]}
+    assert rep.to_dict()["suite_versions"] == {"runner": ["mdperf-suite-2+threads2"]}
+    page = site.render(rep)
+    assert 'id="suite-versions"' in page and "mdperf-suite-2+threads2" in page and "+threads1 -&gt; " in page
+    assert "mdperf-suite-2+threads1 -&gt; mdperf-suite-2+threads2" in text.markdown(rep)  # ">" made inert
+    # asv's own hashes of the code are no names: nothing said of them
+    rdir2, _ = suite(tmp_path / "h", n_series=2, versions=["ab12"] * 25 + ["cd34"] * 15)
+    rep2 = analyse(history.read(rdir2))
+    assert rep2.suite_versions == {} and rep2.benchmark_changes[0].versions == ""

@@ -138,7 +138,7 @@ def test_a_case_that_hangs_is_stopped_and_is_its_own_error(monkeypatch):
     assert time.perf_counter() - t0 < 60
 
 
-def _asv_versions(tmp_path, source, name):
+def _asv_versions(tmp_path, source, name, pyproject=ROOT / "pyproject.toml", profile="quick"):
     """asv's benchmark versions of a copy of the suite, found by asv's own discovery (what asv records per result)."""
     bench = tmp_path / name / "bench"
     bench.mkdir(parents=True)
@@ -147,7 +147,7 @@ def _asv_versions(tmp_path, source, name):
     out = tmp_path / name / "benchmarks.json"
     code = ("import sys; from asv_runner.discovery import list_benchmarks; "
             "list_benchmarks(sys.argv[1], open(sys.argv[2], 'w'))")
-    env = {**os.environ, "MDPERF_PROFILE": "quick", "MDPERF_PYPROJECT": str(ROOT / "pyproject.toml")}
+    env = {**os.environ, "MDPERF_PROFILE": profile, "MDPERF_PYPROJECT": str(pyproject)}
     p = subprocess.run([sys.executable, "-c", code, str(bench), str(out)], env=env, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     return {b["name"]: b["version"] for b in json.loads(out.read_text())}
@@ -159,7 +159,7 @@ def test_an_edit_that_keeps_the_meaning_keeps_every_series_and_a_bump_cuts_them(
     source = SUITE.read_text()
     pinned = re.search(r'^SUITE_VERSION = "([^"]+)"$', source, re.M)
     before = _asv_versions(tmp_path, source, "released")
-    assert len(before) >= 15 and set(before.values()) == {pinned.group(1)}
+    assert len(before) >= 15 and set(before.values()) == {pinned.group(1) + "+threads1"}
     # A later release edits the code the series are measured by (a comment, a docstring, a renamed local) but not
     # what any metric means: asv would otherwise hash the new source and start every series again.
     edited = (source.replace('    results = {}\n', '    # the cases, in the profile\'s order\n    found = {}\n')
@@ -168,10 +168,16 @@ def test_an_edit_that_keeps_the_meaning_keeps_every_series_and_a_bump_cuts_them(
     assert edited.count("found") >= 4 and edited != source
     assert _asv_versions(tmp_path, edited, "edited") == before
     # Without the pinned version the same edit would cut every series that reads the shared measurement.
-    unpinned = lambda s: s.replace("    version = SUITE_VERSION\n", "")  # noqa: E731
+    unpinned = lambda s: s.replace("    version = SERIES_VERSION\n", "")  # noqa: E731
     hashed = _asv_versions(tmp_path, unpinned(source), "h1")
     hashed_edit = _asv_versions(tmp_path, unpinned(edited), "h2")
     assert all(hashed[n] != hashed_edit[n] for n in hashed if ".track_" in n)
     # A change of meaning bumps the version: every series starts again, on purpose.
     bumped = _asv_versions(tmp_path, source.replace(pinned.group(0), 'SUITE_VERSION = "next"'), "bumped")
-    assert bumped.keys() == before.keys() and set(bumped.values()) == {"next"}
+    assert bumped.keys() == before.keys() and set(bumped.values()) == {"next+threads1"}
+    # Another thread count is another case: its series are its own, never a continuation of these.
+    two = tmp_path / "two" / "pyproject.toml"
+    two.parent.mkdir()
+    two.write_text('[tool.mdperf.suite]\ncalculators = ["emt"]\natoms = [32]\nthreads = 2\n')
+    assert set(_asv_versions(tmp_path, source, "two-threads", two, "default").values()) == \
+        {pinned.group(1) + "+threads2"}

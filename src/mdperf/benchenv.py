@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from . import children, git
+from . import children, git, threads
 from .errors import UserError
 
 if TYPE_CHECKING:
@@ -79,14 +79,17 @@ def install_commit(setup: AsvSetup, python: Path, commit: str, where: Path, log:
 # Run in a fresh Python process per case (``python -c``): the argument is the case as JSON, the answer is
 # written as JSON to the file named second.  Kept to the mdperf API every suite-era commit has.
 CHILD = """
-import json, sys
+import inspect, json, sys
 from mdperf import measure
 a = json.loads(sys.argv[1])
 extra = {k: a[k] for k in ("protocol", "dtype", "calc_options") if a.get(k)}
+if a.get("threads") and "threads" in inspect.signature(measure).parameters:
+    extra["threads"] = a["threads"]
 r = measure(a["calculator"], a["system"], a["atoms"], a["steps"], device=a["device"], warmup=a["warmup"], **extra)
 out = {"status": r.status, "reason": r.reason, "atoms": r.case.get("atoms"),
        "metrics": {k: m.value if m.status == "ok" else None for k, m in r.metrics.items()},
-       "metric_reasons": {k: m.reason for k, m in r.metrics.items() if m.status != "ok"}}
+       "metric_reasons": {k: m.reason for k, m in r.metrics.items() if m.status != "ok"},
+       "threads": r.environment.get("threads")}
 with open(sys.argv[2], "w") as f:
     json.dump(out, f)
 """
@@ -106,9 +109,10 @@ def measure_in_child(python: str | Path, args: dict[str, Any], *, site: Path | N
     """One case (:data:`CHILD`'s JSON) measured in a fresh process of ``python``; its answer.  With ``site``, that
     folder comes first on the path and the child runs from an empty folder: ``python -c`` puts the working
     directory first, and a checkout's own package would shadow the commit's."""
-    env = None
+    # The declared count in the child's variables: its libraries start with it, whatever its mdperf's age.
+    env = dict(os.environ, **threads.env(args.get("threads") or threads.DEFAULT_THREADS))
     if site is not None:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
+        env = dict(env, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
                    .rstrip(os.pathsep))
     with tempfile.TemporaryDirectory(prefix="mdperf-case-") as tmp:
         out = Path(tmp) / "result.json"

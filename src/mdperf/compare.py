@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from rich.markup import escape
 from rich.table import Table
@@ -16,6 +16,8 @@ from .errors import UserError
 from .formats import number, ratio
 from .measurement import calculator_label
 from .result import MeasureResult
+from .threads import DEFAULT_THREADS
+from .threads import text as threads_text
 
 
 def reference_of(given: str | None, where: Path) -> str | None:
@@ -43,12 +45,13 @@ class Comparison:
     agreement: dict[str, dict[str, float] | str] = field(default_factory=dict)  # a calculator's errors, or why not
 
 
-def compare(calcs: list[str], measure: Callable[[str], MeasureResult], agreement_case: dict[str, Any] | None = None
-            ) -> Comparison:
-    """Each calculator measured by ``measure`` (in a process of its own: one process's peak RSS only grows, and an
-    earlier calculator's GPU cache and warm CUDA context would count in a later one's figures); with
-    ``agreement_case`` (system, atoms, device, dtype, seed), each later one's errors against the first."""
-    out = Comparison(list(calcs), [measure(name) for name in calcs], agreement_case is not None)
+def compare(calcs: list[str], measure: Callable[[str, int], MeasureResult],
+            agreement_case: dict[str, Any] | None = None, threads: Sequence[int] = (DEFAULT_THREADS,)) -> Comparison:
+    """Each calculator at each thread count measured by ``measure(name, threads)`` (in a process of its own: one
+    process's peak RSS only grows, and an earlier calculator's GPU cache and warm CUDA context would count in a later
+    one's figures), relative to the first calculator at the first count; with ``agreement_case`` (system, atoms,
+    device, dtype, seed), each later calculator's errors against the first."""
+    out = Comparison(list(calcs), [measure(name, n) for name in calcs for n in threads], agreement_case is not None)
     if agreement_case is not None:
         from .agreement import agreement
 
@@ -74,8 +77,8 @@ def _agreement_cells(c: Comparison, name: str) -> list[str]:
 def table(c: Comparison, system: str, protocol: str, device: str, steps: int) -> Table:
     base = c.results[0]
     t = Table(title=f"{system}, {base.case['atoms']} atoms, {protocol}, {device}, {steps} steps (speed-up and memory "
-                    f"relative to {c.calcs[0]})")
-    for col in ("calculator", "status", "mean ms", "p99 ms", "steps/s", "speed-up", "peak RSS MiB", "RSS ×",
+                    f"relative to {c.calcs[0]} at {threads_text(base.case.get('threads', DEFAULT_THREADS))})")
+    for col in ("calculator", "threads", "status", "mean ms", "p99 ms", "steps/s", "speed-up", "peak RSS MiB", "RSS ×",
                 "GPU peak MiB", "GPU ×", "drift meV/atom/ps"):
         t.add_column(col, justify="left" if col in ("calculator", "status") else "right")
     if c.with_agreement:
@@ -84,7 +87,8 @@ def table(c: Comparison, system: str, protocol: str, device: str, steps: int) ->
     for r in c.results:
         status = r.status if r.status == "ok" else f"{r.status}: {r.reason}"
         t.add_row(
-            escape(calculator_label(r.case["calculator"], r.case.get("calc_options"))), escape(status),
+            escape(calculator_label(r.case["calculator"], r.case.get("calc_options"))),
+            str(r.case.get("threads", "")), escape(status),
             number(r.value("latency_mean_ms")), number(r.value("latency_p99_ms")), number(r.value("steps_per_s")),
             ratio(base.value("latency_mean_ms"), r.value("latency_mean_ms")),
             number(r.value("host_peak_rss_mib")), ratio(r.value("host_peak_rss_mib"), base.value("host_peak_rss_mib")),

@@ -201,18 +201,18 @@ def scaling_figure(rows: Sequence[dict[str, Any]], out_dir: str | Path, stem: st
     from the per-step spread (interquartile range)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     for row in rows:
         if row.get("latency_median_ms"):
-            groups.setdefault((row["calculator"], row["device"]), []).append(row)
-    for (calc, device), pts in sorted(groups.items()):
+            groups.setdefault((row["calculator"], row["device"], row.get("threads") or 0), []).append(row)
+    for (calc, device, threads), pts in sorted(groups.items()):
         pts = sorted(pts, key=lambda r: r["atoms"])
         n = np.array([p["atoms"] for p in pts], dtype=float)
         y = np.array([p["latency_median_ms"] for p in pts], dtype=float)
         lo = y - np.array([p["latency_q25_ms"] for p in pts], dtype=float)
         hi = np.array([p["latency_q75_ms"] for p in pts], dtype=float) - y
         slope = fit_slope(n, y)
-        label = f"{calc} ({device})" + (f", slope {slope:.2f}" if slope is not None else "")
+        label = f"{calc} ({device}{f', {threads} thr' if threads else ''})" + (f", slope {slope:.2f}" if slope is not None else "")
         ax.errorbar(n, y, yerr=[np.maximum(lo, 0), np.maximum(hi, 0)], marker="o", capsize=3, label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")

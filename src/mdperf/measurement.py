@@ -24,6 +24,10 @@ from .errors import Unsupported, UserError
 from .protocols import PROTOCOLS, make_dynamics
 from .result import MeasureResult, Metric
 from .steps import BlowUp, StepRecorder, _sync
+from .threads import DEFAULT_THREADS
+from .threads import apply as apply_threads
+from .threads import check as check_threads
+from .threads import read as read_threads
 
 DEVICES = ("cpu", "cuda")
 
@@ -97,6 +101,7 @@ class Case:
     seed: int
     energy_interval: int
     calc_options: dict[str, Any] = field(default_factory=dict)  # the calculator's own keywords (a cutoff, a model)
+    threads: int = DEFAULT_THREADS  # CPU threads (torch intra/inter-op, OpenMP, BLAS): part of the case
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,9 +147,10 @@ class PreparedCase:
 def describe_case(calculator: str, system: str, atoms: int, steps: int, *, protocol: str = "nve",
                   device: str = "cpu", dtype: str | None = None, warmup: int = 20, timestep_fs: float | None = None,
                   temperature_k: float | None = None, seed: int = 0, energy_interval: int = 10,
-                  calc_options: dict[str, Any] | None = None) -> Case:
+                  calc_options: dict[str, Any] | None = None, threads: int | None = None) -> Case:
     """Check the arguments (bad input raises UserError) and resolve their defaults into the case."""
     validate_case(device, steps, warmup, protocol, energy_interval)
+    threads = DEFAULT_THREADS if threads is None else check_threads(threads)
     if dtype is not None and dtype not in DTYPES:
         raise UserError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
     if timestep_fs is not None and not (math.isfinite(timestep_fs) and timestep_fs > 0):
@@ -159,7 +165,7 @@ def describe_case(calculator: str, system: str, atoms: int, steps: int, *, proto
                 protocol=protocol, device=device, dtype=entry.effective_dtype(dtype), steps=steps, warmup=warmup,
                 timestep_fs=spec.timestep_fs if timestep_fs is None else float(timestep_fs),
                 temperature_k=spec.temperature_k if temperature_k is None else float(temperature_k), seed=seed,
-                energy_interval=energy_interval, calc_options=dict(calc_options or {}))
+                energy_interval=energy_interval, calc_options=dict(calc_options or {}), threads=threads)
 
 
 def prepare(case: Case) -> PreparedCase:
@@ -172,6 +178,7 @@ def prepare(case: Case) -> PreparedCase:
     availability = entry.availability(case.device)
     if not availability.available:
         raise Unsupported(availability.reason)
+    apply_threads(case.threads)
     spec = systems.get_system(case.system)
     structure = systems.build(case.system, case.atoms_requested, temperature_k=case.temperature_k, seed=case.seed)
     gpu = case.device == "cuda"
@@ -180,6 +187,7 @@ def prepare(case: Case) -> PreparedCase:
     t0 = time.perf_counter()
     calc = entry.create(device=case.device, dtype=case.dtype, system=spec, options=case.calc_options)
     t1 = time.perf_counter()
+    apply_threads(case.threads)  # building the calculator may have loaded torch, with its own default
     structure.calc = calc
     forces = structure.get_forces()
     _sync(gpu)
@@ -212,6 +220,7 @@ def measure(
     progress: Callable[[int, int], None] | None = None,
     repo: str = ".",
     calc_options: dict[str, Any] | None = None,
+    threads: int | None = None,
 ) -> MeasureResult:
     """Measure one case and return its result; bad input raises :class:`~mdperf.errors.UserError`.
 
@@ -220,7 +229,7 @@ def measure(
     """
     case = describe_case(calculator, system, atoms, steps, protocol=protocol, device=device, dtype=dtype,
                          warmup=warmup, timestep_fs=timestep_fs, temperature_k=temperature_k, seed=seed,
-                         energy_interval=energy_interval, calc_options=calc_options)
+                         energy_interval=energy_interval, calc_options=calc_options, threads=threads)
     return measure_case(case, blowup_ev_per_atom=blowup_ev_per_atom, progress=progress, repo=repo)
 
 
@@ -255,6 +264,7 @@ def measure_case(case: Case, *, blowup_ev_per_atom: float = 1.0, progress: Calla
     finally:
         if nvml:
             nvml.close()
+        result.environment["threads"] = read_threads()
     return finish(result, "ok", "")
 
 

@@ -33,7 +33,8 @@ class Scaling:
 
 def _row(case: Case, r: MeasureResult) -> dict[str, Any]:
     lat = np.asarray(r.samples.get("latency_ms", []), dtype=float)
-    return {"calculator": case.label, "device": case.device, "atoms": case.atoms, "status": r.status,
+    return {"calculator": case.label, "device": case.device, "threads": case.threads, "atoms": case.atoms,
+            "status": r.status,
             "reason": r.reason, "latency_median_ms": r.value("latency_median_ms"),
             "latency_q25_ms": float(np.percentile(lat, 25)) if lat.size else None,
             "latency_q75_ms": float(np.percentile(lat, 75)) if lat.size else None,
@@ -42,25 +43,29 @@ def _row(case: Case, r: MeasureResult) -> dict[str, Any]:
 
 def scale(cases: list[Case], labels: list[str], measure: Callable[[Case], MeasureResult], system: str, device: str,
           steps: int) -> Scaling:
-    """Each case measured by ``measure``; the slope of each calculator (``labels``) over its sizes."""
+    """Each case measured by ``measure``; the slope of each calculator (``labels``) over its sizes, per thread count
+    where several were swept (keyed ``label @N threads``)."""
     from . import figures
 
     out = Scaling(system, device, steps, [_row(case, measure(case)) for case in cases])
+    counts = sorted({case.threads for case in cases})
     for calc in labels:
-        pts = [r for r in out.rows if r["calculator"] == calc and r["latency_median_ms"]]
-        out.slopes[calc] = figures.fit_slope(np.array([p["atoms"] for p in pts], float),
-                                             np.array([p["latency_median_ms"] for p in pts], float))
+        for threads in counts:
+            pts = [r for r in out.rows if r["calculator"] == calc and r["threads"] == threads and r["latency_median_ms"]]
+            key = calc if len(counts) == 1 else f"{calc} @{threads} threads"
+            out.slopes[key] = figures.fit_slope(np.array([p["atoms"] for p in pts], float),
+                                                 np.array([p["latency_median_ms"] for p in pts], float))
     return out
 
 
 def table(s: Scaling) -> Table:
     t = Table(title=f"{s.system}, {s.device}, {s.steps} steps: time per step against atoms")
-    for col in ("calculator", "atoms", "median ms", "IQR ms", "µs/atom/step", "status"):
+    for col in ("calculator", "threads", "atoms", "median ms", "IQR ms", "µs/atom/step", "status"):
         t.add_column(col, justify="left" if col in ("calculator", "status") else "right")
     for row in s.rows:
         iqr = (f"{row['latency_q25_ms']:.3g}-{row['latency_q75_ms']:.3g}" if row["latency_q25_ms"] is not None
                else "—")
-        t.add_row(row["calculator"], str(row["atoms"]), number(row["latency_median_ms"]), iqr,
+        t.add_row(row["calculator"], str(row["threads"]), str(row["atoms"]), number(row["latency_median_ms"]), iqr,
                   number(row["us_per_atom_step"]), escape(row["status"] + (f": {row['reason']}" if row["reason"] else "")))
     return t
 

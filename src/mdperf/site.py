@@ -75,6 +75,10 @@ def render(report: Report, images: dict[int, str] | None = None) -> str:
         body.insert(0, f'<p id="blind">{html.escape(blind_text(report))}. Nothing on this page says the code is '
                        "fine: these points were not judged; measure again on a quiet runner.</p>")
     body.append(f"<p>{html.escape(order_text(report))}.</p>")
+    if report.suite_versions:  # the suite's version says the CPU thread count each case declared
+        body.append('<p id="suite-versions">Measured as: ' + "; ".join(
+            f"{html.escape(m)}: " + ", ".join(f"<code>{html.escape(v)}</code>" for v in vs)
+            for m, vs in report.suite_versions.items()) + " (mdperf's suite version and the CPU threads per case)</p>")
     if report.coverage:
         body.append('<ul id="coverage">' + "".join(f"<li>{html.escape(line)}</li>" for line in coverage_lines(report))
                     + "</ul>")
@@ -105,7 +109,9 @@ def render(report: Report, images: dict[int, str] | None = None) -> str:
         body.append('<h2 id="benchmark-changes">Benchmark changed</h2><p>asv\'s version of the benchmark (its code) '
                     "changed: the results before and after are judged apart.</p><ul>")
         body.extend(f"<li><code>{html.escape(b.benchmark)}</code> on {html.escape(b.machine)} at "
-                    f"<code>{html.escape(b.commit[:8])}</code> ({b.series} series)</li>" for b in report.benchmark_changes)
+                    f"<code>{html.escape(b.commit[:8])}</code> ({b.series} series"
+                    + (f"; <code>{html.escape(b.versions)}</code>" if b.versions else "") + ")</li>"
+                    for b in report.benchmark_changes)
         body.append("</ul>")
     if not report.flags:
         body.append('<p id="no-flags">' + ("Nothing could be judged, so nothing is flagged." if report.blind else

@@ -12,6 +12,8 @@ from rich.table import Table
 
 from ..errors import UserError
 from ..formats import number
+from ..threads import DEFAULT_THREADS
+from ..threads import text as threads_text
 from . import output
 from .output import EXIT_FAILED, EXIT_OK
 from .parser import parse_calc_options
@@ -32,7 +34,7 @@ def _timeout(args: argparse.Namespace) -> float:
     return args.case_timeout if getattr(args, "case_timeout", None) is not None else CASE_TIMEOUT_S
 
 
-def _measure(args: argparse.Namespace, calc: str, options: dict, console: Console):
+def _measure(args: argparse.Namespace, calc: str, options: dict, console: Console, threads: int):
     """One case in a process of its own (mdperf.isolate): a plug-in that exits or hangs is the case's error, and
     one process's peak RSS or GPU cache never counts in another's figures."""
     from ..isolate import measure_isolated
@@ -41,8 +43,9 @@ def _measure(args: argparse.Namespace, calc: str, options: dict, console: Consol
 
     case = describe_case(calc, args.system, args.atoms, args.steps, protocol=args.protocol, device=args.device,
                          dtype=args.dtype, warmup=args.warmup, timestep_fs=args.timestep_fs,
-                         temperature_k=args.temperature_k, seed=args.seed, calc_options=options.get(calc))
-    update, close = step_bar(console, f"{case.label} on {args.system}")
+                         temperature_k=args.temperature_k, seed=args.seed, calc_options=options.get(calc),
+                         threads=threads)
+    update, close = step_bar(console, f"{case.label} on {args.system}, {threads_text(threads)}")
     try:
         return measure_isolated(case, progress=update, timeout_s=_timeout(args))
     finally:
@@ -122,12 +125,15 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         output.check_output_dir(args.plot, "--plot")
     if args.json == "-":
         console = output.console(stderr=True)  # stdout carries the JSON alone
-    result = _measure(args, args.calc, parse_calc_options(args.calc_option, [args.calc]), console)
+    if len(args.threads) > 1:
+        raise UserError("run measures one thread count; compare or scale sweep several (--threads 1,2,4)")
+    result = _measure(args, args.calc, parse_calc_options(args.calc_option, [args.calc]), console, args.threads[0])
     c = result.case
     label = calculator_label(c["calculator"], c.get("calc_options"))
     console.print(
         f"[bold]{escape(label)}[/] on {c['system']} ({c['atoms']} atoms), {c['protocol']}, {c['device']}/{c['dtype']}, "
-        f"{c['steps']} timed steps of {c['timestep_fs']:g} fs after {c['warmup']} warm-up"
+        f"{c['steps']} timed steps of {c['timestep_fs']:g} fs after {c['warmup']} warm-up, "
+        f"{threads_text(c.get('threads', DEFAULT_THREADS))}"
     )
     table = Table()
     for col, justify in (("metric", "left"), ("value", "right"), ("unit", "left"), ("status", "left")):
@@ -164,7 +170,8 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
         calculators.resolve(name)
     agreement_case = (dict(system=args.system, atoms=args.atoms, device=args.device, dtype=args.dtype, seed=args.seed)
                       if args.agreement else None)
-    c = comparing.compare(calcs, lambda name: _measure(args, name, options, console), agreement_case)
+    c = comparing.compare(calcs, lambda name, threads: _measure(args, name, options, console, threads),
+                          agreement_case, args.threads)
     console.print(comparing.table(c, args.system, args.protocol, args.device, args.steps))
     for r in c.results:
         output.warn_if_busy(console, calculator_label(r.case["calculator"], r.case.get("calc_options")),
@@ -209,11 +216,12 @@ def cmd_scale(args: argparse.Namespace, console: Console) -> int:
     for name in args.calc:
         calculators.resolve(name)
     cases = [describe_case(c, args.system, n, args.steps, device=args.device, warmup=args.warmup,
-                           calc_options=options.get(c))
-             for c in args.calc for n in sorted(set(args.atoms))]  # bad input fails before any measurement
+                           calc_options=options.get(c), threads=t)
+             for c in args.calc for t in args.threads for n in sorted(set(args.atoms))]  # bad input fails before any measurement
 
     def measure(case):
-        console.print(f"measuring {case.label} at {case.atoms} atoms on {case.device}", highlight=False, markup=False)
+        console.print(f"measuring {case.label} at {case.atoms} atoms on {case.device}, {threads_text(case.threads)}",
+                      highlight=False, markup=False)
         r = measure_isolated(case, timeout_s=_timeout(args))
         output.warn_if_busy(console, f"{case.label} at {case.atoms} atoms", r.samples.get("latency_ms", []))
         return r

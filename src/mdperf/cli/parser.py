@@ -39,6 +39,25 @@ def seed(text: str) -> int:
     return value
 
 
+def thread_counts(text: str) -> list[int]:
+    """``--threads``: one count, or several separated by commas (compare and scale sweep them)."""
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a thread count or a comma-separated list of them: {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"thread counts must be >= 1, got {text}")
+    return list(dict.fromkeys(counts))
+
+
+def _threads(p: argparse.ArgumentParser, sweep: bool) -> None:
+    from ..threads import DEFAULT_THREADS
+
+    p.add_argument("--threads", type=thread_counts, default=[DEFAULT_THREADS], metavar="N[,N...]" if sweep else "N",
+                   help=f"CPU threads of the measuring process (torch intra/inter-op, OpenMP, BLAS); default "
+                        f"{DEFAULT_THREADS}" + ("; several, comma-separated, are each measured" if sweep else ""))
+
+
 def output_format(text: str) -> str:
     if text not in FORMATS:
         raise argparse.ArgumentTypeError(f"unknown format {text!r}; valid: {', '.join(FORMATS)}")
@@ -110,6 +129,11 @@ def _case(p: argparse.ArgumentParser) -> None:
     _calc_option(p)
 
 
+def _sweep_case(p: argparse.ArgumentParser, sweep: bool) -> None:
+    _case(p)
+    _threads(p, sweep)
+
+
 def _repo(p: argparse.ArgumentParser, config: bool = True) -> None:
     p.add_argument("--repo", default=".", help="the measured repository (default: the current one)")
     if config:
@@ -133,14 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ask torch itself whether CUDA works and name the GPUs (imports torch: seconds)")
     run = sub.add_parser("run", help="measure one calculator on one case")
     run.add_argument("--calc", required=True, help="registry name, entry point or package.module:function")
-    _case(run)
+    _sweep_case(run, sweep=False)
     cmp_ = sub.add_parser("compare", help="the same case for several calculators, relative to the first")
     cmp_.add_argument("calcs", nargs="+", metavar="CALC")
     cmp_.add_argument("--agreement", action="store_true",
                       help="also the energy and force errors of each calculator against the first, on the same frames")
     cmp_.add_argument("--reference", default=None,
                       help="measured first, the others' speed-up against it (default: [tool.mdperf.suite] reference)")
-    _case(cmp_)
+    _sweep_case(cmp_, sweep=True)
     plo = sub.add_parser("plot", help="figures of measurements: latency, energy, memory (PNG and SVG)")
     plo.add_argument("results", nargs="+", metavar="RESULT.json", help="files written by run/compare --json")
     plo.add_argument("--out", default="mdperf-figures", help="folder for the figures (default mdperf-figures)")
@@ -151,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     sca.add_argument("--steps", type=int, default=200)
     sca.add_argument("--warmup", type=int, default=10)
     sca.add_argument("--device", default="cpu")
+    _threads(sca, sweep=True)
     sca.add_argument("--out", default="mdperf-scaling", help="folder for the figure, table and JSON")
     _case_timeout(sca)
     _calc_option(sca)

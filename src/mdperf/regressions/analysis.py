@@ -102,6 +102,7 @@ def analyse(history: History, config: RegressionConfig | None = None, since: str
     problems = list(history.problems)
     parts: list[_Part] = []
     changed: dict[tuple[str, str, str], int] = {}  # (benchmark, machine, commit) -> series whose version changed
+    named: dict[tuple[str, str, str], str] = {}  # the same -> "before -> after" where the versions are names
     left: dict[tuple[str, int], str] = {}  # (series key, point) -> why it was not judged (model.LEFT_OUT)
     noisy = _noisy_points(history)
     for s in history.series:
@@ -116,6 +117,7 @@ def analyse(history: History, config: RegressionConfig | None = None, since: str
         for i in pieces[1:]:
             key = (s.benchmark, s.machine, s.commits[i])
             changed[key] = changed.get(key, 0) + 1
+            named.setdefault(key, _named_versions(s, i))
         bounds = pieces + [len(s.values)]
         mine = [_Part(s, idx, values[idx], marked[idx]) for lo, hi in zip(bounds, bounds[1:])
                 for idx in [np.arange(lo, hi)[judged[lo:hi]]] if idx.size >= MIN_POINTS]
@@ -158,11 +160,11 @@ def analyse(history: History, config: RegressionConfig | None = None, since: str
     flags.sort(key=lambda f: (-f.position, f.benchmark, f.params_text))
     run_wide = [_run_wide(e, fs, history) for e, fs in held.values()]
     run_wide.sort(key=lambda r: -pos.get(r.commit, 0))
-    bench_changes = [BenchmarkChange(b, m, c, n, _iso(history.dates.get(c)))
+    bench_changes = [BenchmarkChange(b, m, c, n, _iso(history.dates.get(c)), named.get((b, m, c), ""))
                      for (b, m, c), n in sorted(changed.items(), key=lambda kv: -pos[kv[0][2]])]
     return Report(flags, problems, len(history.series), len(history.measured), history.ordered_by, since,
                   sorted(env.events, key=lambda e: (e.started or "", e.machine), reverse=True), bench_changes,
-                  len(history.backfilled), run_wide, coverage(history, env, left))
+                  len(history.backfilled), run_wide, coverage(history, env, left), suite_versions=_newest_names(history))
 
 
 def _run_wide(e: events.Event, flags: list[Flag], history: History) -> RunWideChange:
@@ -171,6 +173,30 @@ def _run_wide(e: events.Event, flags: list[Flag], history: History) -> RunWideCh
     first = next(f for f in flags if f.commit == commit)
     return RunWideChange(e.machine, e.env, commit, first.range_start, e.shift_pct, e.moved, e.series, flags,
                          _iso(history.dates.get(commit)))
+
+
+def _is_name(version: str) -> bool:
+    return not all(c in "0123456789abcdef" for c in version)
+
+
+def _newest_names(history: History) -> dict[str, list[str]]:
+    """Per machine, the named versions of its series' newest points (see Report.suite_versions)."""
+    out: dict[str, set[str]] = {}
+    for s in history.series:
+        newest = next((v for v in reversed(s.versions) if v), None)
+        if newest and _is_name(newest):
+            out.setdefault(s.machine, set()).add(newest)
+    return {m: sorted(v) for m, v in sorted(out.items())}
+
+
+def _named_versions(s: Series, i: int) -> str:
+    """"before -> after" for the version change at point ``i`` when both are names (mdperf's suite pins
+    ``mdperf-suite-N+threadsT``), not asv's hashes of the code."""
+    before = next((v for v in reversed(s.versions[:i]) if v), None)
+    after = s.versions[i]
+    if before and after and _is_name(before + after):
+        return f"{before} -> {after}"
+    return ""
 
 
 def _versions(s: Series) -> list[int]:

@@ -169,6 +169,9 @@ class BenchmarkChange:
     commit: str
     series: int
     date: str | None = None
+    # asv's versions before and after where they are names, e.g. mdperf's suite "mdperf-suite-2+threads1" ->
+    # "mdperf-suite-2+threads2" (another CPU thread count); "" where they are hashes of the code
+    versions: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -187,6 +190,9 @@ class Report:
     backfilled: int = 0  # commits measured in a batch after newer ones: shown, not judged
     run_wide: list[RunWideChange] = field(default_factory=list)  # undecided run-wide shifts, newest first
     coverage: list[Coverage] = field(default_factory=list)  # per machine: how much of its newest run was judged
+    # per machine, the named benchmark versions of its newest points (mdperf's suite: "mdperf-suite-2+threads1",
+    # which says the CPU thread count every case ran with); asv's hashes of the code left out
+    suite_versions: dict[str, list[str]] = field(default_factory=dict)
     # The record of alerts this report was judged against (regressions.record.Record), as loaded and updated:
     # what `--issues` marks fixed and saves, without reading the file again. None without a record.
     record: Any = field(default=None, repr=False, compare=False)
@@ -229,6 +235,7 @@ class Report:
             "flags": [f.to_dict() for f in self.flags],
             "environment_events": [e.to_dict() for e in self.events],
             "benchmark_changes": [b.to_dict() for b in self.benchmark_changes],
+            "suite_versions": self.suite_versions,
             "problems": [{"path": p.path, "reason": p.reason} for p in self.problems],
         }
 

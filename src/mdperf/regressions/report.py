@@ -162,6 +162,7 @@ def table(report: Report, console: Console) -> None:
     if report.benchmark_changes:
         console.print("Benchmark changed (asv's version of its code; judged apart before and after): "
                       + "; ".join(f"{escape(b.benchmark)} @ {escape(b.machine)} at {b.commit[:8]}"
+                                  + (f" ({escape(b.versions)})" if b.versions else "")
                                   for b in report.benchmark_changes[:20])
                       + (f"; … {len(report.benchmark_changes) - 20} more" if len(report.benchmark_changes) > 20
                          else ""), soft_wrap=True)
@@ -226,7 +227,8 @@ def markdown(report: Report, site_url: str = "") -> str:
     if report.benchmark_changes:
         lines += ["### Benchmark changed", "", "Judged apart before and after (asv's version of the benchmark changed).",
                   ""]
-        lines += [f"- `{_md(b.benchmark)}` @ {_md(b.machine)} at `{b.commit[:8]}` ({b.series} series)"
+        lines += [f"- `{_md(b.benchmark)}` @ {_md(b.machine)} at `{b.commit[:8]}` ({b.series} series"
+                  + (f"; {_md(b.versions)}" if b.versions else "") + ")"
                   for b in report.benchmark_changes] + [""]
     for title, flags in groups(report):
         lines += [f"### {title}", ""]

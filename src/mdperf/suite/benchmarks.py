@@ -22,11 +22,13 @@ import sys
 
 from mdperf.suite.config import CASE_TIMEOUT_ENV, PROFILE_ENV, PROGRESS_ENV, PYPROJECT_ENV, load
 
-__all__ = ["Energy", "GpuMemory", "Guard", "Latency", "Memory", "Reference", "Step", "SUITE_VERSION"]
+__all__ = ["Energy", "GpuMemory", "Guard", "Latency", "Memory", "Reference", "Step", "SUITE_VERSION",
+           "SERIES_VERSION"]
 
 # asv's version of every benchmark below (it keys each series by it). Without it asv hashes the source, and any edit
 # of this module would cut every adopter's series. Bump only when a metric's meaning changes (docs/guides/tracking.md).
-SUITE_VERSION = "mdperf-suite-1"
+# 2: cases run with a declared CPU thread count (1 unless the profile sets threads), no longer torch's default.
+SUITE_VERSION = "mdperf-suite-2"
 
 _PYPROJECT = os.environ.get(PYPROJECT_ENV) or os.path.join(os.getcwd(), "pyproject.toml")
 CONFIG = load(_PYPROJECT, os.environ.get(PROFILE_ENV) or None)
@@ -43,6 +45,10 @@ PROFILE = CONFIG.case_profile() if LABELS else {
     "calculator": list(CONFIG.calculators), "atoms": list(CONFIG.atoms), "device": list(CONFIG.devices),
     "system": CONFIG.system, "steps": CONFIG.steps, "warmup": CONFIG.warmup, "protocol": CONFIG.protocol,
     "dtype": CONFIG.dtype, "reference": CONFIG.reference}
+THREADS = PROFILE.get("threads", 1)
+# What asv keys each series by: the suite's version and the thread count, so that a profile measured with another
+# count starts series of its own instead of continuing these (docs/guides/tracking.md).
+SERIES_VERSION = f"{SUITE_VERSION}+threads{THREADS}"
 PARAMS = [PROFILE["calculator"], PROFILE["atoms"], PROFILE["device"]]
 PARAM_NAMES = ["calculator", "atoms", "device"]
 
@@ -86,6 +92,10 @@ def _case(calculator, atoms, device):
 
     name, options = _named(calculator)
     extra = {"calc_options": options} if options else {}
+    import inspect
+
+    if "threads" in inspect.signature(describe_case).parameters:  # an mdperf older than thread counts: variables only
+        extra["threads"] = THREADS
     try:
         return describe_case(name, PROFILE["system"], atoms, PROFILE["steps"], device=device,
                              warmup=PROFILE["warmup"], protocol=PROFILE["protocol"], dtype=PROFILE["dtype"], **extra)
@@ -159,9 +169,14 @@ def measure_case(calculator, atoms, device, steps=None, warmup=None, retry_noisy
         from mdperf import guard
     except ImportError:  # an mdperf older than the guard: measured without it
         return _measure_in_child(args)
+    import time
+
     before, machine = guard.calibrate(), guard.facts()
+    cpu0, wall0 = guard.children_cpu_s(), time.perf_counter()
     result = _measure_in_child(args)
-    verdict = guard.judge(before, guard.calibrate()) | machine
+    case_share = (guard.children_cpu_s() - cpu0) / max(time.perf_counter() - wall0, 1e-9)
+    single = device == "cpu" and args.get("threads", 1) == 1  # a share of one core means something only there
+    verdict = guard.judge(before, guard.calibrate(), case_share=case_share if single else None) | machine
     if verdict["noisy"] and retry_noisy and result.get("status") == "ok":
         _progress(event="again", why=verdict["why"])
         again = measure_case(calculator, atoms, device, steps, warmup, retry_noisy=False)
@@ -212,7 +227,7 @@ class _Tracked:
 
     params = PARAMS
     param_names = PARAM_NAMES
-    version = SUITE_VERSION
+    version = SERIES_VERSION
     setup_cache = measure_all
     metrics: tuple[str, ...] = ()
 
@@ -296,7 +311,7 @@ class Step:
 
     params = PARAMS
     param_names = PARAM_NAMES
-    version = SUITE_VERSION
+    version = SERIES_VERSION
     # A few samples of a step that takes milliseconds to a second are enough next to the 1000-step track.
     repeat = (1, 5, 10.0)
     number = 1

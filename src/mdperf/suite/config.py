@@ -38,7 +38,7 @@ DEFAULT_PROFILE = "default"
 
 SUITE_DIR_ENV = "MDPERF_SUITE_DIR"  # the benchmark folder (the thin benchmarks file sets it): its modules are importable
 _KEYS = {"options", "calculators", "system", "atoms", "devices", "dtype", "steps", "warmup", "protocol", "reference",
-         "reference_max_atoms", "max_atoms", "cpu_max_atoms", "profiles"}
+         "reference_max_atoms", "max_atoms", "cpu_max_atoms", "threads", "profiles"}
 CPU_REFERENCES = ("emt", "ase-lj")  # slow pure-Python references: only up to reference_max_atoms
 
 
@@ -63,6 +63,8 @@ class SuiteConfig:
     # Per calculator, the keywords its factory or class is called with (a cutoff, a model path); part of the case:
     # the suite's parameter is the calculator's label with them (mdperf.measurement.calculator_label).
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # CPU threads every case of the profile runs with (mdperf.threads); part of each series' asv version
+    threads: int = 1
 
     def label(self, calculator: str) -> str:
         from ..measurement import calculator_label
@@ -79,7 +81,7 @@ class SuiteConfig:
         and ``labels``: each label's calculator and options."""
         return {"calculator": [self.label(c) for c in self.calculators], "atoms": list(self.atoms),
                 "device": list(self.devices), "system": self.system, "steps": self.steps, "warmup": self.warmup,
-                "protocol": self.protocol, "dtype": self.dtype,
+                "protocol": self.protocol, "dtype": self.dtype, "threads": self.threads,
                 "reference": self.label(self.reference) if self.reference else None, "labels": self.by_label()}
 
     def skip_reason(self, calculator: str, atoms: int, device: str = "cpu") -> str | None:
@@ -116,6 +118,8 @@ class SuiteConfig:
             t["cpu_max_atoms"] = dict(self.cpu_max_atoms)
         if self.options:
             t["options"] = {k: dict(v) for k, v in self.options.items()}
+        if self.threads != 1:
+            t["threads"] = self.threads
         return t
 
 
@@ -212,7 +216,8 @@ def from_table(table: dict[str, Any], profile: str | None = None, where: str = "
         protocol=str(values.get("protocol", "nve")), dtype=values.get("dtype"), reference=values.get("reference"),
         reference_max_atoms=integer("reference_max_atoms", None, 1), max_atoms=caps["max_atoms"],
         cpu_max_atoms=caps["cpu_max_atoms"], profile=profile,
-        profiles=names, options={k: dict(v) for k, v in options.items()})
+        profiles=names, options={k: dict(v) for k, v in options.items()},
+        threads=integer("threads", 1, 1) or 1)
 
 
 def suite_dir(pyproject: str | Path) -> Path:
@@ -248,7 +253,7 @@ def case_args(profile: dict[str, Any], label: str, atoms: int, device: str, step
     name, options = profile.get("labels", {}).get(label, (label, {}))
     args = {"calculator": name, "system": profile["system"], "atoms": atoms, "steps": steps or profile["steps"],
             "device": device, "warmup": profile["warmup"] if warmup is None else warmup,
-            "protocol": profile["protocol"], "dtype": profile["dtype"]}
+            "protocol": profile["protocol"], "dtype": profile["dtype"], "threads": profile.get("threads", 1)}
     if options:
         args["calc_options"] = options
     return args
