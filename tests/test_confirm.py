@@ -146,7 +146,9 @@ def test_confirm_rejects_a_flag_made_by_a_stall(tracked):
     assert flag["commit"] == commits[5] and flag["new"]  # three slow commits: it looks real (to watch, for now)
     p = mdperf(repo, "confirm", "--new", "--machine", "stall", "--profile", "default", "--format", "json")
     assert p.returncode == 0, p.stdout + p.stderr
-    v = next(v for v in json.loads(p.stdout)["verdicts"] if v["benchmark"] == "md.Latency.track_latency_p50_ms")
+    # The stall's flag's verdict (the newest commit may be re-measured against its base too: another verdict)
+    v = next(v for v in json.loads(p.stdout)["verdicts"]
+             if v["benchmark"] == "md.Latency.track_latency_p50_ms" and v["commit"] == commits[5])
     assert v["verdict"] != "confirmed", v
     if v["verdict"] == "inconclusive":
         pytest.skip(f"this machine was too noisy for the re-measurement to decide: {v['note']}")
@@ -170,7 +172,10 @@ def test_bisect_names_the_slow_commit_of_a_range_in_three_measurements(tracked):
     p = mdperf(repo, "bisect", "--machine", "sparse", "--profile", "default")
     assert p.returncode == 0, p.stdout + p.stderr
     assert f"named: {commits[8][:10]}" in p.stdout and "3 measurement(s)" in p.stdout, p.stdout
-    (after,) = [f for f in latency_flags(report(repo), "sparse") if f["kind"] == "regression"]
+    later = [f for f in latency_flags(report(repo), "sparse") if f["kind"] == "regression"]
+    if len(later) != 1:  # bisect named the commit; the history with its three new points may read too noisy
+        skip_if_busy(repo, "sparse", f"bisect named the commit; the report then showed {len(later)} flags")
+    (after,) = later
     assert after["commit"] == commits[8] and after["range_start"] is None  # the report names the commit
 
 
