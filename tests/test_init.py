@@ -114,8 +114,11 @@ def test_a_broken_factory_is_caught_before_anything_is_measured(calc_repo, tmp_p
         (calc_repo / "mycalc" / "__init__.py").read_text().replace("forces = (coef[:, :, None] * d).sum(1)",
                                                                    "forces = -(coef[:, :, None] * d).sum(1)"))
     assert mdperf(calc_repo, "init", "--calc", "mycalc:make", "--system", "ar").returncode == 0
-    found = validate.in_child(calc_repo, calc_repo / "pyproject.toml", "default")
+    found, warned = validate.in_child(calc_repo, calc_repo / "pyproject.toml", "default")
     assert len(found) == 1 and found[0].startswith("mycalc:make on cpu: force = -dE/dx")
+    # the test repository's calculator reads pairs by the minimum image of a diagonal cell: said, never blocking
+    assert len(warned) == 1 and "periodic images: the cell repeated twice" in warned[0], warned
+    assert "rigid rotation" in warned[0] and "input atoms unchanged" not in warned[0], warned
     subprocess.run(["git", "add", "-A"], cwd=calc_repo, check=True)
     subprocess.run(["git", "commit", "-qm", "init"], cwd=calc_repo, check=True)
     p = mdperf(calc_repo, "track", "--last", "1", "--machine", "guard")

@@ -16,7 +16,7 @@ from .parser import build_parser
 
 COMMANDS = {
     "list": measuring.cmd_list, "run": measuring.cmd_run, "compare": measuring.cmd_compare,
-    "plot": measuring.cmd_plot, "scale": measuring.cmd_scale,
+    "plot": measuring.cmd_plot, "scale": measuring.cmd_scale, "validate": measuring.cmd_validate,
     "init": tracking.cmd_init, "track": tracking.cmd_track, "results": tracking.cmd_results,
     "publish": tracking.cmd_publish, "site-assets": tracking.cmd_site_assets, "preview": tracking.cmd_preview,
     "regressions": judging.cmd_regressions, "confirm": judging.cmd_confirm, "bisect": judging.cmd_bisect,

@@ -234,3 +234,41 @@ def cmd_scale(args: argparse.Namespace, console: Console) -> int:
     for p in scale.write(s, Path(args.out)):
         console.print(f"wrote {p}", highlight=False, soft_wrap=True)
     return EXIT_OK if s.ok else EXIT_FAILED
+
+
+def cmd_validate(args: argparse.Namespace, console: Console) -> int:
+    """Every check of the calculator contract on a small system of the case, a line each with its figure."""
+    from .. import calculators, systems
+    from ..calculators.interface import validate_calculator
+    from ..errors import Unsupported
+    from ..suite.validate import other_precision
+
+    options = parse_calc_options(args.calc_option, [args.calc]).get(args.calc, {})
+    entry = calculators.resolve(args.calc)
+    system = systems.get_system(args.system)
+    atoms = systems.build(args.system, args.atoms)
+    if options:
+        calculators.check_options(args.calc, entry.load_factory(), options)
+    try:
+        calc = entry.create(device=args.device, dtype=args.dtype, system=system, options=options)
+    except Unsupported as exc:
+        raise UserError(f"{args.calc} does not run this case: {exc}") from None
+    report = validate_calculator(calc, atoms, other_precision=other_precision(entry, args.device, args.dtype, system,
+                                                                              options))
+    if args.format == "json":
+        print(json.dumps({"calculator": args.calc, "system": args.system, "atoms": len(atoms), "device": args.device,
+                          "ok": report.ok, "checks": [{"name": c.name, "status": c.status,
+                                                       "message": c.skipped or c.message} for c in report.checks]},
+                         indent=1))
+    else:
+        console.print(f"mdperf validate {args.calc} on {args.system} ({len(atoms)} atoms, {args.device}, "
+                      f"{entry.effective_dtype(args.dtype)})", highlight=False, soft_wrap=True)
+        for c in report.checks:
+            mark = {"ok": "[green]ok[/]", "failed": "[red]failed[/]", "skipped": "[yellow]skipped[/]"}[c.status]
+            detail = c.skipped or c.message
+            console.print(f"  {escape(c.name)}: {mark}" + (f" ({escape(detail)})" if detail else ""),
+                          highlight=False, soft_wrap=True)
+        counts = {s: sum(c.status == s for c in report.checks) for s in ("ok", "failed", "skipped")}
+        console.print(f"{len(report.checks)} checks: {counts['ok']} ok, {counts['failed']} failed, "
+                      f"{counts['skipped']} skipped", highlight=False, soft_wrap=True)
+    return EXIT_OK if report.ok else EXIT_FAILED

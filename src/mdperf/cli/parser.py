@@ -165,6 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--reference", default=None,
                       help="measured first, the others' speed-up against it (default: [tool.mdperf.suite] reference)")
     _sweep_case(cmp_, sweep=True)
+    val = sub.add_parser("validate", help="check a calculator against the calculator contract, a line per check")
+    val.add_argument("calc", metavar="CALC", help="registry name, entry point or package.module:function (or :Class)")
+    val.add_argument("--system", default="ar", help="benchmark system (see `mdperf list`); default ar")
+    val.add_argument("--atoms", type=int, default=32, help="requested atom count (default 32: it is evaluated "
+                                                          "many times)")
+    val.add_argument("--device", default="cpu", help="cpu | cuda (default cpu)")
+    val.add_argument("--dtype", default=None, help="float32 | float64 (default: the calculator's own)")
+    _calc_option(val)
+    _format(val)
     plo = sub.add_parser("plot", help="figures of measurements: latency, energy, memory (PNG and SVG)")
     plo.add_argument("results", nargs="+", metavar="RESULT.json", help="files written by run/compare --json")
     plo.add_argument("--out", default="mdperf-figures", help="folder for the figures (default mdperf-figures)")
@@ -239,8 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     _format(con)
     _repo(con)
     bis = sub.add_parser("bisect", help="name the commit of a change flagged on a range of unmeasured commits")
-    bis.add_argument("range", nargs="?", default=None, help="A..B: the ranges within it (default: every range "
-                                                            "flagged on this machine)")
+    bis.add_argument("range", nargs="?", default=None, help="A..B: the flagged ranges within it; with none, "
+                    "its ends are re-measured against each other and, if they differ, the commit is searched for "
+                    "(default: every range flagged on this machine)")
     _machine(bis, "whose flags, and the machine measured")
     bis.add_argument("--profile", default=None, help="the profile to measure with (default: as mdperf track)")
     _repo(bis)

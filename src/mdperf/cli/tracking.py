@@ -115,7 +115,9 @@ def cmd_track(args: argparse.Namespace, console: Console) -> int:
                         config=args.config, retry_failed=args.retry_failed, case_timeout_s=args.case_timeout,
                         on_phase=heartbeat.phase,
                         on_start=on_start, on_commit_start=on_commit_start,
-                        on_commit_done=on_commit_done)
+                        on_commit_done=on_commit_done,
+                        on_warning=lambda text: progress.console.print(f"[yellow]warning[/]: {escape(text)}",
+                                                                       highlight=False, soft_wrap=True))
     except TrackError as exc:
         raise UserError(str(exc)) from None
     finally:
