@@ -4,7 +4,9 @@ step), never fixed.
 
 - `mdperf confirm` re-measures the slow commit against its parent, interleaved, and confirms it; a flag made
   by a stall (machine "stall": commits 0-7, the last three measured 50 % slow in one busy night) is rejected.
-- `mdperf bisect` names the slow commit of a range of 8 unmeasured commits (machine "sparse") in 3 measurements.
+- `mdperf bisect` names the slow commit of a range of 8 unmeasured commits (machine "sparse") in 3 measurements;
+  given a range with no flag in it (machine "named": only its ends measured), it re-measures the ends against each
+  other and names the slow commit, 2 commits into the 4, in 2 more; ends that do not differ are said to.
 - The noisy-machine guard marks a case measured under a CPU hog, and the report leaves marked points out.
 """
 
@@ -177,6 +179,42 @@ def test_bisect_names_the_slow_commit_of_a_range_in_three_measurements(tracked):
         skip_if_busy(repo, "sparse", f"bisect named the commit; the report then showed {len(later)} flags")
     (after,) = later
     assert after["commit"] == commits[8] and after["range_start"] is None  # the report names the commit
+
+
+def test_bisect_of_a_named_range_re_measures_its_ends_then_names_the_commit(tracked):
+    # Only the range's two ends measured on "named": no flag can lie between them; the slowdown (commit 8) is the
+    # second of the range's four commits (7, 8, 9, 10).
+    repo, machine, commits = tracked["repo"], tracked["machine"], tracked["commits"]
+    results = repo / ".asv" / "results"
+    copy_results(results, machine, "named", [commits[6], commits[10]])
+    spec = f"{commits[6][:10]}..{commits[10][:10]}"
+    p = mdperf(repo, "bisect", spec, "--machine", "named", "--profile", "default")
+    assert "4 commits, no change flagged within" in p.stdout, p.stdout + p.stderr
+    if p.returncode == 4:  # said out loud: the re-measurement could not decide on this machine
+        pytest.skip(f"the ends' re-measurement was undecided here: {p.stdout.strip()}")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "the ends differ (re-measured" in p.stdout and "confirmed" in p.stdout, p.stdout
+    assert f"named: {commits[8][:10]}" in p.stdout and "2 measurement(s)" in p.stdout, p.stdout
+    verdicts = [json.loads(line) for line in (results / "named" / "mdperf-confirm.jsonl").read_text().splitlines()]
+    assert {(v["base"], v["commit"]) for v in verdicts} == {(commits[6], commits[10])}
+
+
+def test_bisect_of_a_named_range_whose_ends_do_not_differ_says_so(tracked):
+    repo, machine, commits = tracked["repo"], tracked["machine"], tracked["commits"]
+    copy_results(repo / ".asv" / "results", machine, "flat", [commits[1], commits[5]])
+    p = mdperf(repo, "bisect", f"{commits[1][:10]}..{commits[5][:10]}", "--machine", "flat", "--profile", "default")
+    if p.returncode == 4:
+        assert "could not tell whether the ends differ" in p.stdout, p.stdout + p.stderr
+        pytest.skip(f"the ends' re-measurement was undecided here: {p.stdout.strip()}")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "the ends do not differ by" in p.stdout and "no commit of 4 to name" in p.stdout, p.stdout
+    assert "commits left between" not in p.stdout  # no middle commit measured
+
+
+def test_bisect_of_a_range_the_wrong_way_round_is_bad_input(tracked):
+    repo, commits = tracked["repo"], tracked["commits"]
+    p = mdperf(repo, "bisect", f"{commits[10][:10]}..{commits[6][:10]}", "--machine", tracked["machine"])
+    assert p.returncode == 2 and "does not come after" in p.stderr and "Traceback" not in p.stderr, p.stderr
 
 
 def _hog(stop):

@@ -131,3 +131,137 @@ def summary(b: Bisection, repo: Path) -> str:
              f"narrowed to {b.candidates[b.lo + 1][:8]}..{b.candidates[b.hi][:8]} (commits between failed)")
     return (f"{where}; {len(b.measured)} measurement(s)"
             + (f", {len(b.failed)} commit(s) did not build or run" if b.failed else ""))
+
+
+# A named range whose ends look alike in the history is still re-measured for a change of at least this size, so
+# that "the ends do not differ" has a stated meaning: not by half of it (confirm's rejection bound).
+RANGE_MIN_PCT = 5.0
+RANGE_CASES = 4  # step-time cases re-measured at a named range's ends (as confirm --new: what a night affords)
+
+
+@dataclass
+class RangeCheck:
+    """A range a person named (``A..B``, no flag within it): whether its ends differ, re-measured as confirm does."""
+
+    start: str  # A: the commit before the range
+    end: str  # B
+    candidates: list[str]  # A's successors up to B, oldest first
+    measured_first: list[str] = field(default_factory=list)  # ends that had no step time on the machine yet
+    verdicts: list[dict] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    bisection: Bisection | None = None  # set when the ends differ
+
+    @property
+    def outcome(self) -> str:
+        """differ (a verdict confirmed a change), same (every verdict rejected one), undecided (else)."""
+        kinds = {v["verdict"] for v in self.verdicts}
+        if "confirmed" in kinds:
+            return "differ"
+        return "same" if kinds == {"rejected"} else "undecided"
+
+
+def named_range(repo: Path, spec: str) -> tuple[str, str, list[str]]:
+    """(A, B, A's successors up to B oldest first) of ``spec`` ``A..B``; UserError when it names no range."""
+    from .errors import UserError
+
+    a, _, b = spec.partition("..")
+    ends = [git.resolve(repo, x) if x else None for x in (a, b)]
+    for given, full in zip((a, b), ends):
+        if full is None:
+            raise UserError(f"unknown commit {given!r} in the range {spec!r}")
+    start, end = ends[0], ends[1]
+    assert start is not None and end is not None
+    between = list(reversed(git.first_parent_list(repo, f"{start}..{end}")))
+    if not between or not git.is_ancestor(repo, start, end):
+        raise UserError(f"{spec}: {b} does not come after {a} on its first-parent line")
+    return start, end, between
+
+
+def _step_times(results_dir: Path, repo: Path, machine: str, commit: str) -> bool:
+    return any(s.machine == machine and s.benchmark.endswith(".track_latency_p50_ms") and commit in s.commits
+               for s in history.read(results_dir, repo).series)
+
+
+def range_flags(hist: history.History, machine: str, start: str, end: str, first: str) -> list[Flag]:
+    """The step-time series of ``machine`` measured at both ends, as a suspected change at ``end`` against
+    ``start`` (the range beginning at ``first``): what ``confirm`` re-measures."""
+    from dataclasses import replace
+
+    out = []
+    pos = hist.position()
+    for s in hist.series:
+        if s.machine != machine or not s.benchmark.endswith(".track_latency_p50_ms"):
+            continue
+        if start not in s.commits or end not in s.commits:
+            continue
+        before, after = s.values[s.commits.index(start)], s.values[s.commits.index(end)]
+        if before is None or after is None or not before > 0:
+            continue
+        pct = 100 * (after / before - 1)
+        worse = after < before if s.higher_is_better else after > before
+        sized = math.copysign(max(abs(pct), RANGE_MIN_PCT), pct if pct else 1.0)
+        f = Flag.at(s, end, start, hist, pos, kind="regression" if worse else "improvement", state="suspected",
+                    detected="suspected", change_pct=sized, before=before, after=before * (1 + sized / 100),
+                    new=False, commits_at_level=1, note=f"the ends of the range {start[:8]}..{end[:8]}")
+        out.append(replace(f, range_start=first))
+    return out
+
+
+def check_range(setup, machine: str, spec: str, measure: Callable[[str], bool], profile_name: str | None = None,
+                on_progress: Callable[[str], None] = lambda text: None) -> RangeCheck:
+    """Measure the ends of ``spec`` where they are not measured yet, re-measure them against each other as
+    ``confirm`` does (interleaved, three verdicts), and, when they differ, the :class:`Bisection` to run."""
+    from .confirm import confirm, targets
+    from .regressions import config
+    from .suite import config as suite_config
+
+    repo = setup.repo
+    start, end, between = named_range(repo, spec)
+    rc = RangeCheck(start, end, between)
+    for c in (start, end):
+        if not _step_times(setup.results_dir, repo, machine, c):
+            on_progress(f"measuring {c[:10]} first (an end of the range without a step time on {machine})")
+            rc.measured_first.append(c)
+            if not measure(c):
+                rc.skipped.append(f"{c[:8]} did not build or run: the range cannot be judged from it")
+    cfg = config.load(None, repo)
+    hist = history.read(setup.results_dir, repo, cfg.higher_is_better, cfg.run_gap_h)
+    flags = range_flags(hist, machine, start, end, between[0])
+    if not flags:
+        rc.skipped.append(f"no step time measured at both {start[:8]} and {end[:8]} on {machine}")
+        return rc
+    chosen, skipped = targets(flags, repo, machine, [end], max_cases=RANGE_CASES)
+    rc.skipped += skipped
+    profile_name = profile_name or setup.default_profile
+    suite_config.import_suite(repo / "pyproject.toml", profile_name)
+    profile = suite_config.load(repo / "pyproject.toml", profile_name).case_profile()
+    rc.verdicts = confirm(setup, chosen, profile, on_progress=on_progress)
+    if rc.outcome == "differ":
+        best = max((v for v in rc.verdicts if v["verdict"] == "confirmed"), key=lambda v: abs(math.log(v["ratio"])))
+        f = next(f for f in flags if f.params == best["params"])
+        f.after = f.before * best["ratio"]  # the level after, as re-measured (the history has one value)
+        f.change_pct = 100 * (best["ratio"] - 1)
+        b = Bisection(f, between)
+        b.hi = len(between) - 1
+        rc.bisection = b
+    return rc
+
+
+def range_summary(rc: RangeCheck) -> str:
+    """What the re-measurement of a named range's ends found, as its line says it."""
+    done = [v for v in rc.verdicts if v["verdict"] != "inconclusive"] or rc.verdicts
+    figures = "; ".join(f"{params_text_of(v)} x{v['ratio']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}] "
+                        f"{v['verdict']}" for v in done)
+    if rc.outcome == "differ":
+        return f"the ends differ (re-measured, {figures})"
+    if rc.outcome == "same":
+        bound = max(v["reject_bound_pct"] for v in rc.verdicts)
+        return (f"the ends do not differ by {bound:.1f} % or more (re-measured, {figures}): no commit of "
+                f"{len(rc.candidates)} to name")
+    why = "; ".join(rc.skipped) if not rc.verdicts else "; ".join(
+        v.get("note") or v["verdict"] for v in rc.verdicts)
+    return f"could not tell whether the ends differ: {why}"
+
+
+def params_text_of(v: dict) -> str:
+    return history.params_text(v["params"])

@@ -64,6 +64,14 @@ def has_parent(repo: str | Path, rev: str) -> bool:
     return resolve(repo, f"{rev}^") is not None
 
 
+def is_ancestor(repo: str | Path, older: str, newer: str) -> bool:
+    """Whether ``older`` is an ancestor of ``newer`` (or the same commit)."""
+    try:
+        return _run(repo, "merge-base", "--is-ancestor", older, newer).returncode == 0
+    except OSError:
+        return False
+
+
 def first_parent_list(repo: str | Path, *args: str) -> list[str]:
     """``git rev-list --first-parent args``: newest first."""
     out = git(repo, "rev-list", "--first-parent", *args)

@@ -91,17 +91,27 @@ def cmd_bisect(args: argparse.Namespace, console: Console) -> int:
     from ..publish import publish
 
     repo, setup, name = tracked(args)
+    if args.range and ".." in args.range:
+        bisect.named_range(repo, args.range)  # a bad range is said before anything is read or measured
     todo = bisect.flagged(setup, name, args.range)
-    if not todo:
-        console.print(f"no change flagged on a range of unmeasured commits on machine {name}", highlight=False)
-        return EXIT_OK
     measure = bisect.track_measure(setup, name, args.profile, args.config)
+    say = lambda text: console.print(f"  {text}", highlight=False, soft_wrap=True)  # noqa: E731
+    if not todo and args.range:  # a range a person names: are its ends different? then which commit
+        rc = bisect.check_range(setup, name, args.range, measure, args.profile, on_progress=say)
+        console.print(f"{rc.start[:8]}..{rc.end[:8]}: {len(rc.candidates)} commits, no change flagged within; "
+                      f"{bisect.range_summary(rc)}", highlight=False, soft_wrap=True)
+        if rc.bisection is None:
+            return EXIT_OK if rc.outcome == "same" else EXIT_BLIND
+        todo = [rc.bisection]
+    elif not todo:
+        console.print(f"no change flagged on a range of unmeasured commits on machine {name}; name one as A..B to "
+                      "re-measure its ends and search it", highlight=False, soft_wrap=True)
+        return EXIT_OK
     for b in todo:
         f = b.flag
         console.print(f"{f.range_start[:8] if f.range_start else ''}..{f.commit[:8]}: {len(b.candidates)} commits, "
                       f"{f.benchmark} {f.change_pct:+.1f}%", highlight=False, soft_wrap=True)
-        bisect.run(b, setup.results_dir, measure,
-                   on_progress=lambda text: console.print(f"  {text}", highlight=False, soft_wrap=True))
+        bisect.run(b, setup.results_dir, measure, on_progress=say)
         console.print(f"  {bisect.summary(b, repo)}", highlight=False, soft_wrap=True)
     site, error, _ = publish(setup)
     if site is None or error:
