@@ -194,6 +194,20 @@ def test_bisect_of_a_named_range_re_measures_its_ends_then_names_the_commit(trac
         pytest.skip(f"the ends' re-measurement was undecided here: {p.stdout.strip()}")
     assert p.returncode == 0, p.stdout + p.stderr
     assert "the ends differ (re-measured" in p.stdout and "confirmed" in p.stdout, p.stdout
+    if f"named: {commits[8][:10]}" not in p.stdout:
+        # The search compares track's values with the history's level at A: a history measured under other
+        # conditions (a busy night) than the search misleads it. Said with the values, as a skip, only then.
+        from mdperf import history
+
+        h = history.read(results, repo)
+        (s,) = [s for s in h.series if s.machine == "named" and s.benchmark.endswith("track_latency_p50_ms")]
+        at = {c: v for c, v in zip(s.commits, s.values)}
+        same = {commits[7]: commits[6], commits[8]: commits[10], commits[9]: commits[10]}  # the code's level
+        moved = {c[:8]: (round(at[c], 2), round(at[e], 2)) for c, e in same.items()
+                 if c in at and abs(at[c] / at[e] - 1) > 0.08}
+        if moved:
+            pytest.skip(f"conditions moved between the history and the search (commit: searched, history at the "
+                        f"end of the same code, ms): {moved}; {p.stdout.strip()}")
     assert f"named: {commits[8][:10]}" in p.stdout and "2 measurement(s)" in p.stdout, p.stdout
     verdicts = [json.loads(line) for line in (results / "named" / "mdperf-confirm.jsonl").read_text().splitlines()]
     assert {(v["base"], v["commit"]) for v in verdicts} == {(commits[6], commits[10])}
