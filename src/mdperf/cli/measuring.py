@@ -253,6 +253,8 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         calc = entry.create(device=args.device, dtype=args.dtype, system=system, options=options)
     except Unsupported as exc:
         raise UserError(f"{args.calc} does not run this case: {exc}") from None
+    except Exception as exc:  # the user's factory failing is the answer, not mdperf's internal error
+        raise UserError(f"{args.calc} could not be built: {type(exc).__name__}: {exc}") from None
     report = validate_calculator(calc, atoms, other_precision=other_precision(entry, args.device, args.dtype, system,
                                                                               options))
     if args.format == "json":
