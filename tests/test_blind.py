@@ -264,6 +264,35 @@ def test_a_real_step_is_never_rejected_and_a_stall_is():
     assert stall.count("rejected") >= 57
 
 
+def test_a_step_measured_the_other_way_than_flagged_is_a_change_never_rejected():
+    # Found in CI: a busy night's history read a real +11 % slowdown as a small speed-up; re-measured, the interval
+    # cleared 1 upwards ([1.055, 1.200]) and the verdict read "rejected".  A change the other way is a change.
+    from mdperf.confirm import decide
+
+    rng = np.random.default_rng(11)
+    for _ in range(20):
+        base = list(np.exp(rng.normal(0, 0.04, 24)))
+        v = decide(base, list(1.11 * np.exp(rng.normal(0, 0.04, 24))), up=False, flagged_pct=-6.0)
+        assert v["verdict"] == "confirmed" and v["reversed"] and v["up"] and v["p_value"] < 0.01, v
+    same = decide(base, list(np.exp(rng.normal(0, 0.04, 24))), up=False, flagged_pct=-30.0)
+    assert same["verdict"] == "rejected" and not same["reversed"]
+
+
+def test_a_flag_re_measured_the_other_way_becomes_the_change_measured(tmp_path):
+    from mdperf.regressions import verdicts
+
+    rdir, commits = _adopter(tmp_path, n=30, slow=range(26, 30), shift=0.8)  # the history reads a speed-up
+    f = next(f for f in analyse(history.read(rdir)).flags if f.benchmark == METRICS[0])
+    assert f.kind == "improvement"
+    verdicts.append(rdir, "busy", [{"benchmark": f.benchmark, "params": f.params, "commit": f.commit,
+                                    "verdict": "confirmed", "reversed": True, "kind": "regression", "ratio": 1.11,
+                                    "ci": [1.05, 1.2], "rounds": 24}])
+    g = next(g for g in analyse(history.read(rdir), confirmed=verdicts.load(rdir)).flags
+             if g.benchmark == METRICS[0] and g.commit == f.commit)
+    assert (g.kind, g.state) == ("regression", "confirmed") and 10 < g.change_pct < 12, g
+    assert "not what the history read" in g.note
+
+
 def test_an_inconclusive_case_is_measured_further_within_the_budget():
     from mdperf.confirm import extend_to, rounds_needed
 

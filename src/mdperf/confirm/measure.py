@@ -43,6 +43,13 @@ def _remove_orphaned_folders() -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def _measured_kind(flagged: str, reversed_: bool) -> str:
+    """The kind of change the re-measurement found: the flag's, or the opposite where it measured the other way."""
+    if not reversed_:
+        return flagged
+    return {"regression": "improvement", "improvement": "regression"}.get(flagged, flagged)
+
+
 def confirm(setup: AsvSetup, targets_: list[Target], profile: dict, rounds: int = ROUNDS,
             on_progress: Callable[[str], None] = lambda text: None, max_rounds: int = MAX_ROUNDS) -> list[dict]:
     """Re-measure each target against its base, interleaved; the verdicts (also appended to the machine's file).
@@ -77,7 +84,7 @@ def confirm(setup: AsvSetup, targets_: list[Target], profile: dict, rounds: int 
                     v = decide(a, b, up=f.after > f.before, flagged_pct=f.change_pct)
                     v.update(commit=t.commit, base=t.base, benchmark=f.benchmark, params=f.params, metric=metric,
                              rounds=len(a), base_values=a, commit_values=b, at=time.time(),
-                             kind=f.kind, flag_change_pct=f.change_pct,
+                             kind=_measured_kind(f.kind, v["reversed"]), flag_change_pct=f.change_pct,
                              rounds_needed=rounds_needed(v["spread_pct"] / 100, f.change_pct))
                     self_verdicts.append(v)
                 upto = extend_to(self_verdicts, len(values[t.base]), max_rounds)

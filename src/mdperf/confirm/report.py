@@ -46,6 +46,11 @@ def notes(found: list[dict], console: Console) -> None:
             console.print(f"{v['commit'][:8]} {escape(v['benchmark'])}: "
                           f"{escape(v.get('note') or 'inconclusive: its cases could not decide; kept to watch')}",
                           highlight=False, soft_wrap=True)
+        elif v.get("reversed"):
+            console.print(f"{v['commit'][:8]} {escape(v['benchmark'])}: measured the other way than the history "
+                          f"read it: a {v['kind']} (x{v['ratio']:.3f}), not the "
+                          f"{'improvement' if v['kind'] == 'regression' else 'regression'} flagged",
+                          highlight=False, soft_wrap=True)
         elif v["benchmark"] == RUN_WIDE:
             console.print(f"{v['commit'][:8]}: the run-wide change is the {v['decided']}'s "
                           f"(from {len(v['from'])} representative case(s))", highlight=False, soft_wrap=True)

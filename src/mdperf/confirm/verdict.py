@@ -62,8 +62,10 @@ def decide(base: list[float], commit: list[float], up: bool, alpha: float = ALPH
            flagged_pct: float | None = None) -> dict:
     """The verdict on ``commit``'s values against ``base``'s for a change upwards (``up``) or downwards of about
     ``flagged_pct`` per cent: ``confirmed`` (the test rejects "no change" and the 95 % interval of the ratio
-    clears 1 by the margin), ``rejected`` only when the 99 % interval excludes half the flagged change (evidence
-    that it is not there), else ``inconclusive`` (the re-measurement could not tell)."""
+    clears 1 by the margin; also, ``reversed``, when it clears 1 the other way: the change is there, in the
+    direction ``up`` says), ``rejected`` only when the 99 % interval excludes half the flagged change and no change
+    the other way is confirmed (evidence that it is not there), else ``inconclusive`` (the re-measurement could
+    not tell)."""
     from scipy import stats
 
     a, b = np.asarray(base, float), np.asarray(commit, float)
@@ -75,12 +77,17 @@ def decide(base: list[float], commit: list[float], up: bool, alpha: float = ALPH
     spread = spread_of(base, commit)
     margin = max(MIN_EFFECT_PCT / 100, SPREAD_MARGIN * spread)
     confirmed = p < alpha and (lo > 1 + margin if up else hi < 1 - margin)
+    # A change measured the other way than the history read is a change (confirmed, reversed), never "not there":
+    # a busy night can invert the history's reading of a real step.
+    p_other = float(stats.mannwhitneyu(b, a, alternative="less" if up else "greater").pvalue)
+    reversed_ = not confirmed and p_other < alpha and (hi < 1 - margin if up else lo > 1 + margin)
     bound = reject_bound_pct(flagged_pct) / 100
     rlo, rhi = _ratio_interval(a, b, REJECT_CONFIDENCE)
-    rejected = not confirmed and (rhi < 1 + bound if up else rlo > 1 - bound)
-    verdict = "confirmed" if confirmed else "rejected" if rejected else "inconclusive"
-    return {"verdict": verdict, "ratio": ratio, "ci": [lo, hi], "p_value": p, "margin_pct": 100 * margin,
-            "reject_ci": [rlo, rhi], "reject_bound_pct": 100 * bound, "spread_pct": 100 * spread}
+    rejected = not confirmed and not reversed_ and (rhi < 1 + bound if up else rlo > 1 - bound)
+    verdict = "confirmed" if confirmed or reversed_ else "rejected" if rejected else "inconclusive"
+    return {"verdict": verdict, "ratio": ratio, "ci": [lo, hi], "p_value": p_other if reversed_ else p,
+            "margin_pct": 100 * margin, "reject_ci": [rlo, rhi], "reject_bound_pct": 100 * bound,
+            "spread_pct": 100 * spread, "up": (not up) if reversed_ else up, "reversed": reversed_}
 
 
 def shift_verdict(found: list[str]) -> str:

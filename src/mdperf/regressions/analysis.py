@@ -291,14 +291,19 @@ def _flag(part: _Part, ch: Change, found: list[Change], history: History, env: e
     if verdict is not None and (verdict["verdict"] != "inconclusive" or not remeasured):
         remeasured = verdict["verdict"]  # re-measured (mdperf confirm): it decides, unless it could not
     state = remeasured if remeasured in ("confirmed", "rejected") else detected
-    alert = ch.kind == "regression" and state == "confirmed"
+    kind = ch.kind
+    if verdict is not None and verdict.get("reversed") and verdict.get("kind", kind) != kind:
+        # re-measured the other way than the history read it: the re-measurement's change, its size by its ratio
+        kind, rel, after = verdict["kind"], float(verdict["ratio"]) - 1, before * float(verdict["ratio"])
+        note = (note + "; " if note else "") + f"re-measured against its base: a {kind}, not what the history read"
+    alert = kind == "regression" and state == "confirmed"
     # re-measured and not reproduced (rejected): nothing to watch or alert
     new = state != "rejected" and _is_new(s, commit, pos, since_pos, record if alert else None,
                                           ch.index >= len(idx) - config.new_window)
     date = history.dates.get(commit)
     lo_t, hi_t = max(0, ch.index - TREND_POINTS), min(len(idx), ch.index + TREND_POINTS)
     trend = ([float(v) for v in part.values[lo_t:hi_t]], ch.index - lo_t, min(end, hi_t) - lo_t, max(lo, lo_t) - lo_t)
-    flag = Flag.at(s, commit, prev, history, pos, kind=ch.kind, state=state, detected=detected,
+    flag = Flag.at(s, commit, prev, history, pos, kind=kind, state=state, detected=detected,
                    remeasured=remeasured, change_pct=100 * rel, before=before,
                    after=after, z=float(ch.z), p_value=float(ch.p_value), new=bool(new),
                    commits_at_level=ch.n_after if ch.kind == "transient" else held, date=_iso(date), note=note,
