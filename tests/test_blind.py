@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from histories import write_asv_results
+from histories import make_repo, write_asv_results
 from mdperf import history
 from mdperf.regressions import analyse
 
@@ -371,3 +371,45 @@ def test_a_step_is_not_lost_to_a_neighbour_that_was_itself_dropped(values):
     from mdperf.regressions.detector import detect
 
     assert [(c.index, c.kind) for c in detect(values)] == [(4, "regression"), (9, "improvement")]
+
+
+def test_a_search_that_cannot_place_a_commit_stops_and_says_so(tmp_path):
+    # The named-range search measures each middle commit with the ends in one sitting; where the ends read too
+    # close there, it stops on that commit with the reason (exit 4 in the CLI), never a guessed name.
+    from mdperf import bisect
+    from mdperf.regressions.model import Flag
+
+    repo, commits = make_repo(tmp_path, 6)
+    flag = next(iter(analyse(history.read(_adopter(tmp_path, n=30, slow=range(26, 30))[0])).flags))
+    assert isinstance(flag, Flag)
+    b = bisect.Bisection(flag, commits[1:])
+    b.hi = len(b.candidates) - 1
+
+    def classify(commit):
+        raise bisect.Undecided("in its sitting the ends read x1.004 apart")
+
+    bisect.run(b, classify)
+    assert b.named is None and b.undecided.endswith("x1.004 apart") and len(b.measured) == 1
+    assert "could not place" in bisect.summary(b, repo)
+
+
+@pytest.mark.parametrize("at", [10, 14])
+def test_an_accuracy_step_is_confirmed_at_once_even_on_a_busy_machine(tmp_path, at):
+    # Fixed frames and weights: the value at a commit is the value, whatever the load. The guard's mark says nothing
+    # of it, and one point after a step of an exactly repeating level is the change (issue 38, item 2).
+    n = 15
+    commits = [f"{i:08x}" + "e" * 32 for i in range(n)]
+    params = [["'mycalc:make'"], ["64"], ["'cpu'"]]
+    names = ["calculator", "atoms", "device"]
+    bench = {"md.Accuracy.track_force_mae_mev_per_a": dict(params=params, param_names=names, unit="meV/A",
+                                                          values=[[0.0826 if i < at else 0.1652] for i in range(n)]),
+             "md.Accuracy.track_energy_mae_mev_per_atom": dict(params=params, param_names=names, unit="meV/atom",
+                                                              values=[[1.263 + 1e-13 * i] for i in range(n)]),
+             "md.Guard.track_noisy": dict(params=params, param_names=names, unit="unit",
+                                          values=[[1.0 if i % 3 == 0 else 0.0] for i in range(n)])}
+    write_asv_results(tmp_path / "results", "busy", commits, bench, dates=[T0 + i * DAY_MS for i in range(n)],
+                      started_at=[T0 + i * DAY_MS + 3_600_000 for i in range(n)])
+    flags = analyse(history.read(tmp_path / "results")).flags
+    assert [(f.benchmark, f.commit, f.kind, f.state) for f in flags] == [
+        ("md.Accuracy.track_force_mae_mev_per_a", commits[at], "regression", "confirmed")], flags
+    assert 99 < flags[0].change_pct < 101

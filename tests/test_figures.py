@@ -68,6 +68,11 @@ def test_compare_agreement_against_the_reference(tmp_path):
 
 
 def test_the_overlay_says_each_calculators_agreement(tmp_path):
-    p = mdperf("compare", "ase-lj", "torch-morse", *CASE, "--agreement", "--plot", str(tmp_path))
+    p = mdperf("compare", "ase-lj", "torch-morse", *CASE, "--agreement", "--plot", str(tmp_path), "--json",
+               str(tmp_path / "c.json"))
     assert p.returncode == 0, p.stderr
     assert "force MAE" in (tmp_path / "compare-latency.svg").read_text()
+    # the parity figure: torch-morse's forces against ase-lj's on the same frames, its errors written on it
+    assert is_png(tmp_path / "parity-torch-morse.png") and "MAE" in (tmp_path / "parity-torch-morse.svg").read_text()
+    assert "parity-torch-morse.png" in p.stdout
+    assert "parity" not in (tmp_path / "c.json").read_text()  # the rows carry the errors, not the pairs

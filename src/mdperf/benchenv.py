@@ -95,6 +95,20 @@ with open(sys.argv[2], "w") as f:
 """
 
 
+# The accuracy child: one calculator's energies and forces against the reference's on the case's fixed frames
+# (mdperf.agreement), both evaluated in this one fresh process.
+AGREEMENT_CHILD = """
+import json, sys
+from mdperf.agreement import PARITY_POINTS, agreement
+a = json.loads(sys.argv[1])
+r = agreement(a["reference"], a["calculator"], a["system"], a["atoms"], device=a["device"], dtype=a.get("dtype"),
+              options=a.get("calc_options") or None, reference_options=a.get("reference_options") or None,
+              parity_points=PARITY_POINTS)
+with open(sys.argv[2], "w") as f:
+    json.dump(r, f)
+"""
+
+
 class ChildFailed(Exception):
     """The measuring process did not answer: it exited without a result (``returncode``, the last line of its
     stderr) or ran past its time (``returncode`` None)."""
@@ -105,7 +119,7 @@ class ChildFailed(Exception):
 
 
 def measure_in_child(python: str | Path, args: dict[str, Any], *, site: Path | None = None,
-                     timeout_s: float | None = None) -> dict[str, Any]:
+                     timeout_s: float | None = None, child: str = CHILD) -> dict[str, Any]:
     """One case (:data:`CHILD`'s JSON) measured in a fresh process of ``python``; its answer.  With ``site``, that
     folder comes first on the path and the child runs from an empty folder: ``python -c`` puts the working
     directory first, and a checkout's own package would shadow the commit's."""
@@ -117,7 +131,7 @@ def measure_in_child(python: str | Path, args: dict[str, Any], *, site: Path | N
     with tempfile.TemporaryDirectory(prefix="mdperf-case-") as tmp:
         out = Path(tmp) / "result.json"
         try:
-            p = children.capture([str(python), "-c", CHILD, json.dumps(args), str(out)], env=env,
+            p = children.capture([str(python), "-c", child, json.dumps(args), str(out)], env=env,
                                  cwd=tmp if site is not None else None, timeout_s=timeout_s)
         except subprocess.TimeoutExpired:  # a hanging calculator: this case's error, the others still run
             raise ChildFailed(None, "timed out") from None

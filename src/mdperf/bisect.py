@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from . import git, history
 from .regressions.model import Flag
 
@@ -26,6 +28,8 @@ class Bisection:
     measured: list[str] = field(default_factory=list)  # by this bisection, in order
     failed: list[str] = field(default_factory=list)  # did not build or run: skipped
     named: str | None = None  # the first commit at the new level, once known
+    undecided: str = ""  # why the search stopped at a commit it could not place
+    steps: list[str] = field(default_factory=list)  # what each placement read, where it says more than a level
     lo: int = -1  # index of the last commit known at the old level (-1: the measured one before the range)
     hi: int = -1  # index of the first commit known at the new level
 
@@ -67,10 +71,11 @@ def value_at(results_dir: Path, flag: Flag, commit: str) -> float | None:
     return None
 
 
-def run(b: Bisection, results_dir: Path, measure: Callable[[str], bool],
+def run(b: Bisection, classify: Callable[[str], str | None],
         on_progress: Callable[[str], None] = lambda text: None) -> Bisection:
-    """Narrow ``b`` by measuring middle commits with ``measure(commit) -> ok``; returns it, ``named`` set when
-    one commit remains."""
+    """Narrow ``b`` by placing middle commits with ``classify(commit) -> "before" | "after" | None`` (None: it did
+    not build or run, skipped for its neighbour; :class:`Undecided`: the search stops there, said); returns it,
+    ``named`` set when one commit remains."""
     skip: set[int] = set()
     while b.hi - b.lo > 1:
         inner = [i for i in range(b.lo + 1, b.hi) if i not in skip]
@@ -81,19 +86,38 @@ def run(b: Bisection, results_dir: Path, measure: Callable[[str], bool],
         commit = b.candidates[i]
         on_progress(f"measuring {commit[:10]} ({b.hi - b.lo - 1} commits left between "
                     f"{b.candidates[b.lo][:8] if b.lo >= 0 else 'the base'} and {b.candidates[b.hi][:8]})")
-        ok = measure(commit)
         b.measured.append(commit)
-        value = value_at(results_dir, b.flag, commit) if ok else None
-        if value is None:
+        try:
+            level = classify(commit)
+        except Undecided as exc:
+            b.undecided = f"{commit[:8]}: {exc}"
+            break
+        if level is None:
             b.failed.append(commit)
             skip.add(i)
-            continue
-        if _level(value, b.flag) == "after":
+        elif level == "after":
             b.hi = i
         else:
             b.lo = i
     b.named = b.candidates[b.hi] if b.hi - b.lo == 1 else None
     return b
+
+
+class Undecided(Exception):
+    """A middle commit that could not be placed at either level: the search stops, and says why."""
+
+
+def track_classify(setup, machine: str, profile: str | None, config_path: str | None,
+                   flag: Flag) -> Callable[[str], str | None]:
+    """Placing a commit of a flagged range: an ordinary ``mdperf track`` of it (recorded, so that the report then
+    names the commit), its value put at the nearer of the flag's levels."""
+    measure = track_measure(setup, machine, profile, config_path)
+
+    def classify(commit: str) -> str | None:
+        value = value_at(setup.results_dir, flag, commit) if measure(commit) else None
+        return None if value is None else _level(value, flag)
+
+    return classify
 
 
 def flagged(setup, machine: str, spec: str | None = None) -> list[Bisection]:
@@ -128,7 +152,8 @@ def track_measure(setup, machine: str, profile: str | None, config_path: str | N
 def summary(b: Bisection, repo: Path) -> str:
     """Where a bisection ended, as its line says it."""
     where = (f"named: {b.named[:10]} {git.subject(repo, b.named)}" if b.named else
-             f"narrowed to {b.candidates[b.lo + 1][:8]}..{b.candidates[b.hi][:8]} (commits between failed)")
+             f"narrowed to {b.candidates[b.lo + 1][:8]}..{b.candidates[b.hi][:8]} "
+             + (f"(could not place {b.undecided})" if b.undecided else "(commits between failed)"))
     return (f"{where}; {len(b.measured)} measurement(s)"
             + (f", {len(b.failed)} commit(s) did not build or run" if b.failed else ""))
 
@@ -150,6 +175,8 @@ class RangeCheck:
     verdicts: list[dict] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     bisection: Bisection | None = None  # set when the ends differ
+    verdict: dict = field(default_factory=dict)  # the confirmed verdict the search follows (its case and ratio)
+    profile: dict = field(default_factory=dict)
 
     @property
     def outcome(self) -> str:
@@ -237,16 +264,82 @@ def check_range(setup, machine: str, spec: str, measure: Callable[[str], bool], 
     profile = suite_config.load(repo / "pyproject.toml", profile_name).case_profile()
     rc.verdicts = confirm(setup, chosen, profile, on_progress=on_progress)
     if rc.outcome == "differ":
-        best = max((v for v in rc.verdicts if v["verdict"] == "confirmed"), key=lambda v: abs(math.log(v["ratio"])))
-        f = next(f for f in flags if f.params == best["params"])
-        # Track's levels (the history's value at A, moved by the re-measured ratio): the commits between are measured
-        # by track, and confirm's child read ~20 % lower than asv's run of the same case here (docs: the guide).
-        f.after = f.before * best["ratio"]
-        f.change_pct = 100 * (best["ratio"] - 1)
+        rc.verdict = max((v for v in rc.verdicts if v["verdict"] == "confirmed"), key=lambda v: abs(math.log(v["ratio"])))
+        rc.profile = profile
+        f = next(f for f in flags if f.params == rc.verdict["params"])
+        f.after, f.change_pct = f.before * rc.verdict["ratio"], 100 * (rc.verdict["ratio"] - 1)
         b = Bisection(f, between)
         b.hi = len(between) - 1
         rc.bisection = b
     return rc
+
+
+SEARCH_ROUNDS = 4  # of each of A, the commit and B per placement, added while undecided ...
+SEARCH_MAX_ROUNDS = 12  # ... up to this many each; then the search stops on the commit, said
+PLACE_CONFIDENCE = 0.95  # the share of bootstrap resamples that must put the commit on one side
+
+
+def placement(a: list[float], m: list[float], b: list[float], up: bool, n: int = 2000) -> tuple[float, float, float]:
+    """Where a commit's values ``m`` lie between the ends' ``a`` and ``b`` measured beside it: (its position on a
+    log scale, 0 at A's median and 1 at B's; the share of bootstrap resamples of the three medians that put it
+    nearer B; the share that put it nearer A).  A resample whose ends read the wrong way round (B not above A when
+    ``up``) counts for neither side."""
+    rng = np.random.default_rng(0)
+
+    def medians(x: list[float]) -> np.ndarray:
+        v = np.asarray(x, dtype=float)
+        return np.log(np.median(v[rng.integers(0, v.size, (n, v.size))], axis=1))
+
+    la, lm, lb = medians(a), medians(m), medians(b)
+    gap = lb - la
+    ok = gap > 0 if up else gap < 0
+    pos = np.where(ok, (lm - la) / np.where(gap == 0, 1.0, gap), np.nan)
+    ma, mm, mb = (float(np.log(np.median(x))) for x in (a, m, b))
+    point = (mm - ma) / (mb - ma) if mb != ma else float("nan")
+    return point, float(np.mean(ok & (pos > 0.5))), float(np.mean(ok & (pos < 0.5)))
+
+
+def search_range(setup, rc: RangeCheck, on_progress: Callable[[str], None] = lambda text: None) -> Bisection:
+    """Search a named range whose ends differ, each middle commit measured in the same sitting as the two ends
+    (built once, in turns) and placed on the side of the nearer end's median once 95 % of bootstrap resamples of
+    the three agree: no level from another night is compared with a value of this one.  Undecided after
+    ``SEARCH_MAX_ROUNDS`` each, the search stops on that commit and says so (:class:`Undecided`)."""
+    from .confirm import Sitting
+    from .confirm.measure import SittingFailed
+    from .confirm.targets import Target
+
+    b = rc.bisection
+    assert b is not None
+    v = rc.verdict
+    up = v["ratio"] > 1
+    case = Target(rc.end, rc.start, b.flag.machine, v["params"]).case
+    metric = v["metric"]
+    with Sitting(setup, case, rc.profile, on_progress) as sit:
+        def classify(commit: str) -> str | None:
+            got: dict[str, list[float]] = {c: [] for c in (rc.start, commit, rc.end)}
+            while len(got[commit]) < SEARCH_MAX_ROUNDS:
+                try:
+                    new = sit.measure([rc.start, commit, rc.end], SEARCH_ROUNDS, metric)
+                except SittingFailed as exc:
+                    if exc.commit == commit:
+                        b.steps.append(f"{commit[:8]} skipped: {exc}")
+                        return None
+                    raise Undecided(f"an end did not run in this sitting: {exc}") from None
+                for c, vals in new.items():
+                    got[c] += vals
+                where, after, before = placement(got[rc.start], got[commit], got[rc.end], up)
+                read = (f"{commit[:8]} {np.median(got[commit]):.3g} against {rc.start[:8]} "
+                        f"{np.median(got[rc.start]):.3g} and {rc.end[:8]} {np.median(got[rc.end]):.3g} ({metric}, "
+                        f"{len(got[commit])} rounds each, one sitting")
+                if max(after, before) >= PLACE_CONFIDENCE:
+                    level = "after" if after > before else "before"
+                    b.steps.append(f"{read}): {level} ({100 * max(after, before):.0f} % of resamples)")
+                    return level
+            raise Undecided(f"{read}): nearer {'B' if where > 0.5 else 'A'} in {100 * max(after, before):.0f} % of "
+                            f"resamples, short of {100 * PLACE_CONFIDENCE:.0f} %: too noisy here; quiet the machine "
+                            "and run again")
+
+        return run(b, classify, on_progress)
 
 
 def range_summary(rc: RangeCheck) -> str:

@@ -43,6 +43,7 @@ class Comparison:
     results: list[MeasureResult]
     with_agreement: bool = False
     agreement: dict[str, dict[str, float] | str] = field(default_factory=dict)  # a calculator's errors, or why not
+    parity: dict[str, dict[str, Any]] = field(default_factory=dict)  # force components of both, for the figure
 
 
 def compare(calcs: list[str], measure: Callable[[str, int], MeasureResult],
@@ -53,11 +54,13 @@ def compare(calcs: list[str], measure: Callable[[str, int], MeasureResult],
     device, dtype, seed), each later calculator's errors against the first."""
     out = Comparison(list(calcs), [measure(name, n) for name in calcs for n in threads], agreement_case is not None)
     if agreement_case is not None:
-        from .agreement import agreement
+        from .agreement import PARITY_POINTS, agreement
 
         for name in calcs[1:]:
             try:
-                out.agreement[name] = agreement(calcs[0], name, **agreement_case)
+                a = agreement(calcs[0], name, parity_points=PARITY_POINTS, **agreement_case)
+                out.parity[name] = a.pop("parity")
+                out.agreement[name] = a
             except Exception as exc:  # one calculator that cannot be evaluated is its row's note, not the end
                 out.agreement[name] = f"{type(exc).__name__}: {exc}"
     return out

@@ -7,6 +7,8 @@ benchmark MD calculators look at.
 * :func:`overlay_figure` — several cases (``mdperf compare``): their latency histograms on one axis.
 * :func:`trend_figure` — one series of the regression report around a change: the commits, the change point and
   the levels before and after (the site's changes page).
+* :func:`parity_figure` — a calculator's forces against the reference's on the same frames (``compare
+  --agreement --plot``, the site's accuracy section).
 * :func:`scaling_figure` — time per step against atom count, log-log, with the fitted slope.
 
 Every function writes PNG and SVG and returns the paths.
@@ -192,6 +194,29 @@ def trend_figure(values: Sequence[float], change_at: int, before: float, after: 
     ax.tick_params(labelsize=6)
     if title:
         ax.set_title(title, fontsize=7)
+    fig.tight_layout()
+    return _save(fig, Path(out_dir), stem, formats)
+
+
+def parity_figure(reference: Sequence[float], predicted: Sequence[float], out_dir: str | Path, stem: str,
+                  title: str = "", unit: str = "eV/Å", formats: Sequence[str] = FORMATS) -> list[Path]:
+    """Predicted against reference force components on the same frames, with the diagonal and the MAE and max
+    error in meV/Å: a student that drifted from its teacher shows as a band off the line."""
+    plt = _pyplot()
+    ref, pred = np.asarray(reference, dtype=float), np.asarray(predicted, dtype=float)
+    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    ax.plot(ref, pred, ".", markersize=2, alpha=0.5, color="#4c72b0")
+    if ref.size:
+        lim = [float(min(ref.min(), pred.min())), float(max(ref.max(), pred.max()))]
+        ax.plot(lim, lim, "-", color="#c44e52", linewidth=0.8)
+        err = np.abs(pred - ref) * 1e3
+        ax.text(0.03, 0.97, f"MAE {err.mean():.3g} meV/Å\nmax {err.max():.3g} meV/Å\n{ref.size} components",
+                transform=ax.transAxes, va="top", fontsize=7)
+    ax.set_xlabel(f"reference force ({unit})", fontsize=8)
+    ax.set_ylabel(f"predicted force ({unit})", fontsize=8)
+    ax.tick_params(labelsize=7)
+    if title:
+        ax.set_title(title, fontsize=8)
     fig.tight_layout()
     return _save(fig, Path(out_dir), stem, formats)
 

@@ -33,7 +33,10 @@ def publish(setup: AsvSetup, env: dict[str, str] | None = None, logs: Path | Non
         cfg = config.load(None, setup.repo)
         report = analyse_results(setup.results_dir, setup.repo, cfg, record=setup.state_dir / record.FILE_NAME,
                                  update_record=False)  # the alert is `mdperf regressions`'s to make
-        site.write(setup.html_dir, report)
+        from . import git
+
+        order = list(reversed(git.first_parent_list(setup.repo, "HEAD")))
+        site.write(setup.html_dir, report, setup.results_dir, order)
     except Exception as exc:  # the asv site stands without mdperf's page; say why it is missing
         return index, f"mdperf changes page not written: {type(exc).__name__}: {exc}", ""
     try:

@@ -63,8 +63,9 @@ def _row(f: Flag, image: str | None = None) -> str:
             f"<td>{e(state_text(f))}</td><td>{e(f.note)}</td><td>{picture}</td></tr>")
 
 
-def render(report: Report, images: dict[int, str] | None = None) -> str:
-    """The page; ``images``: a flag's position in ``report.flags`` -> its trend picture, relative to the page."""
+def render(report: Report, images: dict[int, str] | None = None, parity: list[dict] | None = None) -> str:
+    """The page; ``images``: a flag's position in ``report.flags`` -> its trend picture, relative to the page;
+    ``parity``: the accuracy cases' parity pictures of the newest commit measured (:func:`parity_images`)."""
     images = images or {}
     index = {id(f): i for i, f in enumerate(report.flags)}
     subjects = {f.commit: f.subject for f in report.flags if f.subject}  # filled by analyse_results
@@ -127,6 +128,14 @@ def render(report: Report, images: dict[int, str] | None = None) -> str:
                     "<th>before → after</th><th>state</th><th>note</th><th>series</th></tr>")
         body.extend(_row(f, images.get(index[id(f)])) for f in flags)
         body.append("</table>")
+    if parity:
+        body.append('<h2 id="accuracy">Accuracy against the reference, newest commit measured</h2><p>Each '
+                    "calculator's forces against the reference's on the case's fixed frames (the Accuracy series "
+                    "track their errors commit by commit).</p>")
+        body.extend(f'<figure class="parity" data-commit="{html.escape(x["commit"])}"><img src="{html.escape(x["src"])}" '
+                    f'alt="predicted against reference forces" width="300"><figcaption>{html.escape(x["case"])} on '
+                    f'{html.escape(x["machine"])} at <code>{html.escape(x["commit"][:8])}</code> against '
+                    f'{html.escape(x["reference"])}</figcaption></figure>' for x in parity)
     if report.problems:
         body.append(f"<details><summary>{len(report.problems)} series or files skipped</summary><ul>")
         body.extend(f"<li><code>{html.escape(p.path)}</code>: {html.escape(p.reason)}</li>" for p in report.problems)
@@ -179,6 +188,47 @@ def trend_images(html_dir: Path, report: Report) -> dict[int, str]:
     return out
 
 
+PARITY = "mdperf-parity"  # the accuracy cases' parity pictures, beside the page
+
+
+def parity_images(html_dir: Path, results_dir: Path | None, order: list[str]) -> list[dict]:
+    """A parity PNG per machine and accuracy case, of the newest commit (in ``order``, oldest first) in the
+    machine's parity file (the suite writes it: :data:`mdperf.suite.config.PARITY_FILE`).  Unreadable lines are
+    left out; without matplotlib or a file, none."""
+    import json
+    import shutil
+
+    from . import figures
+    from .suite.config import PARITY_FILE
+
+    folder = html_dir / PARITY
+    shutil.rmtree(folder, ignore_errors=True)
+    if results_dir is None or not figures.available():
+        return []
+    rank = {c: i for i, c in enumerate(order)}
+    newest: dict[tuple[str, str], dict] = {}
+    for f in sorted(Path(results_dir).glob(f"*/{PARITY_FILE}")):
+        try:
+            lines = f.read_text().splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        for line in lines:
+            try:
+                x = json.loads(line)
+                k, r = (f.parent.name, str(x["case"])), rank.get(str(x["commit"]), -1)
+                if len(x["reference"]) and len(x["predicted"]) and r >= rank.get(str(newest.get(k, {}).get("commit")), -2):
+                    newest[k] = dict(x, machine=f.parent.name)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue
+    out = []
+    for n, ((machine, case), x) in enumerate(sorted(newest.items())):
+        figures.parity_figure(x["reference"], x["predicted"], folder, f"parity-{n}", formats=("png",),
+                              title=f"{case.replace('|', ', ')} at {str(x['commit'])[:8]}")
+        out.append({"machine": machine, "case": case.replace("|", ", "), "commit": str(x["commit"]),
+                    "reference": str(x.get("reference_calculator", "")), "src": f"{PARITY}/parity-{n}.png"})
+    return out
+
+
 GUARD_NAME = "machine guard, not a metric: "  # how the guard's series are named on asv's pages
 
 
@@ -218,12 +268,13 @@ def tidy_index(html_dir: Path) -> list[str]:
     return sorted(set(benches) - measured)
 
 
-def write(html_dir: Path, report: Report) -> Path:
+def write(html_dir: Path, report: Report, results_dir: Path | None = None, order: list[str] | None = None) -> Path:
     """Write the page, its pictures and its JSON into the published site and link the page from asv's
-    navigation bar."""
+    navigation bar; with ``results_dir`` and the commits' ``order``, the newest parity pictures too."""
     page = html_dir / PAGE
     atomic_write_text(html_dir / FLAGS_JSON, to_json(report))
-    atomic_write_text(page, render(report, trend_images(html_dir, report)))
+    atomic_write_text(page, render(report, trend_images(html_dir, report),
+                                   parity_images(html_dir, results_dir, order or [])))
     tidy_index(html_dir)
     index = html_dir / "index.html"
     text = index.read_text()

@@ -24,7 +24,7 @@ from .publish import publish
 from .result import atomic_write_text
 from .suite import config as suite_config
 from .suite import validate, wheelhouse
-from .suite.config import CASE_TIMEOUT_ENV, PROGRESS_ENV
+from .suite.config import CASE_TIMEOUT_ENV, PARITY_ENV, PARITY_FILE, PROGRESS_ENV
 
 __all__ = ["CommitOutcome", "Ledger", "TrackError", "TrackSummary", "classify", "publish", "select_commits",
            "track"]
@@ -210,8 +210,10 @@ def _choose(run: _Run, ledger: Ledger, spec: str | None, last: int | None,
 
 
 def _asv_env(run: _Run) -> dict[str, str]:
-    """What asv's processes get: the profile, the case limit (the suite reads both inside asv)."""
+    """What asv's processes get: the profile, the case limit, where the accuracy cases' force pairs go (the suite
+    reads them inside asv)."""
     env = dict(os.environ, MDPERF_PROFILE=run.profile)
+    env[PARITY_ENV] = str(run.setup.results_dir / run.name / PARITY_FILE)
     if run.case_timeout_s is not None:
         env[CASE_TIMEOUT_ENV] = repr(run.case_timeout_s)
     return env

@@ -88,22 +88,27 @@ def cmd_confirm(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_bisect(args: argparse.Namespace, console: Console) -> int:
     from .. import bisect
-    from ..publish import publish
 
     repo, setup, name = tracked(args)
     if args.range and ".." in args.range:
         bisect.named_range(repo, args.range)  # a bad range is said before anything is read or measured
     todo = bisect.flagged(setup, name, args.range)
-    measure = bisect.track_measure(setup, name, args.profile, args.config)
     say = lambda text: console.print(f"  {text}", highlight=False, soft_wrap=True)  # noqa: E731
     if not todo and args.range:  # a range a person names: are its ends different? then which commit
+        measure = bisect.track_measure(setup, name, args.profile, args.config)
         rc = bisect.check_range(setup, name, args.range, measure, args.profile, on_progress=say)
         console.print(f"{rc.start[:8]}..{rc.end[:8]}: {len(rc.candidates)} commits, no change flagged within; "
                       f"{bisect.range_summary(rc)}", highlight=False, soft_wrap=True)
         if rc.bisection is None:
             return EXIT_OK if rc.outcome == "same" else EXIT_BLIND
-        todo = [rc.bisection]
-    elif not todo:
+        b = bisect.search_range(setup, rc, on_progress=say)
+        for step in b.steps:
+            say(step)
+        console.print(f"  {bisect.summary(b, repo)}", highlight=False, soft_wrap=True)
+        if rc.measured_first:  # the ends track measured are results: the site shows them
+            _publish(setup, console)
+        return EXIT_OK if b.named else EXIT_BLIND if b.undecided else EXIT_FAILED
+    if not todo:
         console.print(f"no change flagged on a range of unmeasured commits on machine {name}; name one as A..B to "
                       "re-measure its ends and search it", highlight=False, soft_wrap=True)
         return EXIT_OK
@@ -111,9 +116,15 @@ def cmd_bisect(args: argparse.Namespace, console: Console) -> int:
         f = b.flag
         console.print(f"{f.range_start[:8] if f.range_start else ''}..{f.commit[:8]}: {len(b.candidates)} commits, "
                       f"{f.benchmark} {f.change_pct:+.1f}%", highlight=False, soft_wrap=True)
-        bisect.run(b, setup.results_dir, measure, on_progress=say)
+        bisect.run(b, bisect.track_classify(setup, name, args.profile, args.config, f), on_progress=say)
         console.print(f"  {bisect.summary(b, repo)}", highlight=False, soft_wrap=True)
+    _publish(setup, console)
+    return EXIT_OK if all(b.named for b in todo) else EXIT_FAILED
+
+
+def _publish(setup, console: Console) -> None:
+    from ..publish import publish
+
     site, error, _ = publish(setup)
     if site is None or error:
         console.print(f"[red]site not published[/]: {escape(error)}")
-    return EXIT_OK if all(b.named for b in todo) else EXIT_FAILED

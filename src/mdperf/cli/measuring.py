@@ -177,7 +177,7 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
         output.warn_if_busy(console, calculator_label(r.case["calculator"], r.case.get("calc_options")),
                             r.samples.get("latency_ms", []))
     if args.plot:
-        output.figures(c.results, args.plot, console, c.agreement)
+        output.figures(c.results, args.plot, console, c.agreement, c.parity)
     if args.json:
         output.write_json(args.json, comparing.to_json(c))
     return EXIT_OK if all(r.status == "ok" for r in c.results) else EXIT_FAILED

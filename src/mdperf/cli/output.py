@@ -99,8 +99,10 @@ def offline_note(out: Console, note: str) -> None:
         out.print(f"  {escape(note)}", highlight=False, soft_wrap=True)
 
 
-def figures(results: list, folder: str, out: Console, agreement: dict | None = None) -> None:
-    """Each result's figures (and, for several, their overlay) into ``folder``; a line per file."""
+def figures(results: list, folder: str, out: Console, agreement: dict | None = None,
+            parity: dict | None = None) -> None:
+    """Each result's figures (and, for several, their overlay; with ``parity``, each calculator's forces against
+    the first's) into ``folder``; a line per file."""
     from .. import figures as figs
 
     paths = []
@@ -108,5 +110,9 @@ def figures(results: list, folder: str, out: Console, agreement: dict | None = N
         paths += figs.case_figure(r, folder)
     if len(results) > 1:
         paths += figs.overlay_figure(results, folder, agreement=agreement)
+    reference = str(results[0].case.get("calculator")) if results else ""
+    for name, pairs in (parity or {}).items():
+        paths += figs.parity_figure(pairs["reference"], pairs["predicted"], folder, f"parity-{figs.slug(name)}",
+                                    title=f"{name} against {reference}")
     for p in paths:
         out.print(f"figure: {p}", highlight=False, soft_wrap=True)

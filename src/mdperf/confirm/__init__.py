@@ -34,7 +34,7 @@ from ..regressions.suspicions import (
     newest_suspicions,
     suspicion,
 )
-from .measure import BUILD_PREFIX, _remove_orphaned_folders, confirm, measure_once
+from .measure import BUILD_PREFIX, Sitting, _remove_orphaned_folders, confirm, measure_once
 from .pipeline import Plan, plan, rounds_of, run
 from .targets import (
     BUILD_S,
@@ -68,7 +68,7 @@ from .verdict import (
 __all__ = [
     "ALPHA", "BUILD_PREFIX", "BUILD_S", "CONFIDENCE", "MAX_CASES", "MAX_ROUNDS", "MIN_EFFECT_PCT", "RECENT",
     "REJECT_CONFIDENCE", "ROUNDS", "RUN_WIDE_CASES", "SPREAD_MARGIN", "START_S", "TRIGGER_BENCHMARKS",
-    "TRIGGER_MIN_PCT", "TRIGGER_SIGMA", "Plan", "Target", "at_commits", "confirm", "decide", "estimate_s",
+    "TRIGGER_MIN_PCT", "TRIGGER_SIGMA", "Plan", "Sitting", "Target", "at_commits", "confirm", "decide", "estimate_s",
     "extend_to", "inconclusive_note", "measure_once", "metric_of", "newest_suspicions", "plan",
     "reject_bound_pct", "rounds_needed", "rounds_of", "run", "run_wide_verdicts", "shift_verdict", "spread_of",
     "suspicion", "targets", "_remove_orphaned_folders", "_representatives",

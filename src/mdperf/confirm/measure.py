@@ -115,3 +115,72 @@ def _measure_rounds(python: Path, sites: dict[str, Path], t: Target, values: dic
             on_progress(f"{t.case[0]} at {t.case[1]} atoms on {t.case[2]}: round {r + 1}/{upto}, "
                         f"{'base' if c == t.base else 'commit'} {c[:8]}")
             values[c].append(measure_once(python, sites[c], t.case, profile))
+
+
+class SittingFailed(UserError):
+    """A commit of a sitting that did not build or run."""
+
+    def __init__(self, commit: str, message: str):
+        super().__init__(f"{commit[:8]}: {message}")
+        self.commit = commit
+
+
+class Sitting:
+    """Commits measured in one sitting on one case: each built once into a folder of its own, then measured in
+    turns (the order rotated each round) in fresh processes, so that values compared with each other were taken
+    under the same conditions.  A context manager: it holds the environments' lock and the build folders."""
+
+    def __init__(self, setup: AsvSetup, case: tuple[str, int, str], profile: dict,
+                 on_progress: Callable[[str], None] = lambda text: None):
+        self.setup, self.case, self.profile, self.on_progress = setup, case, profile, on_progress
+        self.sites: dict[str, Path] = {}
+        self.values: dict[str, list[dict]] = {}
+
+    def __enter__(self) -> "Sitting":
+        from contextlib import ExitStack
+
+        from .. import locks
+
+        self.python = benchenv.live_python(self.setup)
+        self.logs = self.setup.state_dir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        _remove_orphaned_folders()
+        self._stack = ExitStack()
+        self._stack.enter_context(locks.environments(self.setup.env_dir, "mdperf bisect", self.on_progress))
+        self.tmp = Path(self._stack.enter_context(
+            tempfile.TemporaryDirectory(prefix=f"{BUILD_PREFIX}{os.getpid()}-")))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    def _site(self, commit: str) -> Path:
+        if commit not in self.sites:
+            self.on_progress(f"building {commit[:8]} into a folder of its own")
+            self.sites[commit] = benchenv.install_commit(self.setup, self.python, commit, self.tmp,
+                                                         self.logs / f"bisect-build-{commit[:12]}.log")
+        return self.sites[commit]
+
+    def measure(self, commits: list[str], rounds: int, metric: str) -> dict[str, list[float]]:
+        """``rounds`` new values of ``metric`` for each of ``commits``, measured in turns; UserError when one does
+        not build or run."""
+        sites = {}
+        for c in commits:
+            try:
+                sites[c] = self._site(c)
+            except UserError as exc:
+                raise SittingFailed(c, str(exc)) from None
+        got: dict[str, list[float]] = {c: [] for c in commits}
+        for r in range(rounds):
+            order = commits[r % len(commits):] + commits[:r % len(commits)]
+            for c in (order if r % 2 == 0 else order[::-1]):
+                self.on_progress(f"{self.case[0]} at {self.case[1]} atoms on {self.case[2]}: round {r + 1}/{rounds}, "
+                                 f"{c[:8]}")
+                try:
+                    v = measure_once(self.python, sites[c], self.case, self.profile)["metrics"].get(metric)
+                except UserError as exc:
+                    raise SittingFailed(c, str(exc)) from None
+                if v is None:
+                    raise SittingFailed(c, f"{metric} was not measured")
+                got[c].append(float(v))
+        return got

@@ -10,7 +10,8 @@ come from ``[tool.mdperf.suite]`` of its pyproject.toml (:mod:`mdperf.suite.conf
 * ``Latency``, ``Memory``, ``GpuMemory``, ``Energy``, ``Reference`` — ``track_`` values from ONE mdperf
   measurement per case per commit, each case in its own process, shared through the module-level
   ``setup_cache`` (asv runs it once for all of them).  ``Reference`` is the speed-up against the configured
-  reference calculator (the teacher), measured at the same size and device.
+  reference calculator (the teacher), measured at the same size and device; ``Accuracy`` the energy and force
+  errors against it on fixed seeded frames.
 
 A case that cannot run here (no CUDA, an optional calculator's package missing, mdperf at this commit too old)
 raises NotImplementedError in ``setup``, which asv shows as n/a (skipped).  A dependency of mdperf, or a
@@ -22,7 +23,7 @@ import sys
 
 from mdperf.suite.config import CASE_TIMEOUT_ENV, PROFILE_ENV, PROGRESS_ENV, PYPROJECT_ENV, load
 
-__all__ = ["Energy", "GpuMemory", "Guard", "Latency", "Memory", "Reference", "Step", "SUITE_VERSION",
+__all__ = ["Accuracy", "Energy", "GpuMemory", "Guard", "Latency", "Memory", "Reference", "Step", "SUITE_VERSION",
            "SERIES_VERSION"]
 
 # asv's version of every benchmark below (it keys each series by it). Without it asv hashes the source, and any edit
@@ -216,7 +217,59 @@ def measure_all(*_):
         _progress(event="case", k=k + 1, n=len(cases), case=f"{calculator} at {atoms} atoms on {device}")
         results[key] = measure_case(calculator, atoms, device)
         _progress(event="done", k=k + 1, n=len(cases), status=results[key].get("status"))
+    if reference:
+        for calculator, atoms, device in cases:
+            key = f"{calculator}|{atoms}|{device}"
+            if calculator != reference and results.get(key, {}).get("status") == "ok":
+                _accuracy(results[key], key, calculator, reference, atoms, device)
     return results
+
+
+def _accuracy(result, key, calculator, reference, atoms, device):
+    """The case's energy and force errors against the reference on fixed seeded frames (mdperf.agreement), in a
+    fresh process of their own, into the case's metrics; why not, under ``accuracy_error``.  The force pairs
+    are kept for the site's parity figure where track names the file."""
+    try:
+        from mdperf.agreement import METRICS
+        from mdperf.benchenv import AGREEMENT_CHILD, ChildFailed, measure_in_child
+    except ImportError as exc:  # an mdperf older than accuracy tracking: n/a
+        result["accuracy_error"] = f"skipped: {_api_missing(exc, 'has no accuracy tracking')}"
+        return
+    args = child_args(calculator, atoms, device)
+    ref = child_args(reference, atoms, device)
+    args.update(reference=ref["calculator"], reference_options=ref.get("calc_options") or {})
+    try:
+        got = measure_in_child(sys.executable, args, timeout_s=CASE_TIMEOUT_S, child=AGREEMENT_CHILD)
+    except ChildFailed as exc:
+        result["accuracy_error"] = (f"the accuracy process exited with code {exc.returncode}: {exc.last}"
+                                    if exc.returncode is not None else "the accuracy process did not finish: stopped")
+        return
+    result["metrics"].update({m: got[m] for m in METRICS})
+    if got.get("parity"):
+        _keep_parity(key, reference, got["parity"])
+
+
+PARITY_KEEP = 20  # lines (commit and case) kept in the parity file: the site draws the newest commit's
+
+
+def _keep_parity(key, reference, parity):
+    import json
+    import time
+
+    from mdperf.suite.config import PARITY_ENV
+
+    path, commit = os.environ.get(PARITY_ENV), os.environ.get("ASV_COMMIT")
+    if not path or not commit:
+        return
+    try:
+        from mdperf.result import atomic_write_text
+
+        lines = open(path).read().splitlines() if os.path.exists(path) else []
+        line = json.dumps({**parity, "commit": commit, "case": key, "reference_calculator": reference, "at": time.time()})
+        kept = [x for x in lines if not (f'"commit": "{commit}"' in x and f'"case": {json.dumps(key)}' in x)]
+        atomic_write_text(path, "\n".join([*kept[-(PARITY_KEEP - 1):], line]) + "\n")
+    except OSError:  # a figure's data: never a reason for a case to fail
+        pass
 
 
 measure_all.timeout = 3600  # type: ignore[attr-defined]
@@ -304,6 +357,32 @@ class Energy(_Tracked):
     track_drift_mev_per_atom_ps = _track("drift_mev_per_atom_ps", "meV/atom/ps", "NVE energy drift")
     track_energy_max_dev_mev_per_atom = _track("energy_max_dev_mev_per_atom", "meV/atom",
                                                "NVE max |E(t) - E(0)| per atom")
+
+
+class Accuracy(_Tracked):
+    """Energy and force errors of each calculator against the configured reference (the teacher) on the case's
+    fixed seeded frames (mdperf.agreement): lower is better, judged and alerted like speed."""
+
+    metrics = ("energy_mae_mev_per_atom", "force_mae_mev_per_a", "force_max_mev_per_a")
+
+    def setup(self, cache, calculator, atoms, device):
+        reference = PROFILE.get("reference")
+        if not reference:
+            raise NotImplementedError("no reference calculator configured ([tool.mdperf.suite] reference)")
+        if calculator == reference:
+            raise NotImplementedError(f"{calculator} is the reference")
+        result = cache.get(f"{calculator}|{atoms}|{device}") if "error" not in cache else None
+        why = (result or {}).get("accuracy_error")
+        if why:
+            raise (NotImplementedError(why[len("skipped: "):]) if why.startswith("skipped: ") else RuntimeError(why))
+        super().setup(cache, calculator, atoms, device)
+
+    track_energy_mae_mev_per_atom = _track("energy_mae_mev_per_atom", "meV/atom",
+                                           "Energy error per atom against the reference (mean absolute)")
+    track_force_mae_mev_per_a = _track("force_mae_mev_per_a", "meV/A",
+                                       "Force error against the reference (mean absolute, per component)")
+    track_force_max_mev_per_a = _track("force_max_mev_per_a", "meV/A", "Largest force component error against the "
+                                                                      "reference")
 
 
 class Step:

@@ -33,6 +33,8 @@ else:  # pragma: no cover
 PROFILE_ENV = "MDPERF_PROFILE"  # which profile the suite measures (mdperf track --profile sets it)
 CASE_TIMEOUT_ENV = "MDPERF_CASE_TIMEOUT_S"  # track --case-timeout, read by the suite inside asv's processes
 PROGRESS_ENV = "MDPERF_PROGRESS"  # a file the suite appends its progress to (mdperf.progress reads it)
+PARITY_ENV = "MDPERF_PARITY_FILE"  # where the suite keeps the accuracy cases' force pairs (track names the machine's)
+PARITY_FILE = "mdperf-parity.jsonl"  # beside asv's results of a machine (not .json: asv does not read it)
 PYPROJECT_ENV = "MDPERF_PYPROJECT"  # where the suite reads its cases (the thin benchmarks file sets it)
 DEFAULT_PROFILE = "default"
 
