@@ -244,6 +244,12 @@ def _accuracy(result, key, calculator, reference, atoms, device):
         result["accuracy_error"] = (f"the accuracy process exited with code {exc.returncode}: {exc.last}"
                                     if exc.returncode is not None else "the accuracy process did not finish: stopped")
         return
+    import math
+
+    bad = [m for m in METRICS if not isinstance(got.get(m), (int, float)) or not math.isfinite(got[m])]
+    if bad:  # a NaN energy or force is the calculator's error, never a silently missing number
+        result["accuracy_error"] = f"not finite on the accuracy frames: {', '.join(bad)}"
+        return
     result["metrics"].update({m: got[m] for m in METRICS})
     if got.get("parity"):
         _keep_parity(key, reference, got["parity"])
