@@ -269,7 +269,7 @@ def test_a_machine_fault_leaves_the_commit_unmeasured_and_exits_2(history):
     assert ledger[new]["status"] == "ok"
 
 
-def test_ending_track_at_the_benchmarking_phase_leaves_no_process(history):
+def test_ending_track_at_the_benchmarking_phase_leaves_no_process(history, tmp_path):
     """asv gives every child its own process group, so its forkserver and the benchmarks it forks outlived the group
     kill; the session is what ends now.  Ten times, once benchmarking has begun (the forkserver up): kill -9,
     SIGINT, SIGTERM on mdperf — no process of asv's session is left."""
@@ -284,8 +284,10 @@ def test_ending_track_at_the_benchmarking_phase_leaves_no_process(history):
     (repo / "NOTES.md").write_text("a commit whose run is ended ten times\n")
     commit_all(repo, "notes again")
     for sig in [signal.SIGKILL] * 4 + [signal.SIGINT] * 3 + [signal.SIGTERM] * 3:
-        proc = subprocess.Popen([sys.executable, "-m", "mdperf.cli", "track", "--profile", "quick", "--machine",
-                                 machine], cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log = tmp_path / f"track-{sig.name}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "mdperf.cli", "track", "--profile", "quick", "--machine",
+                                     machine], cwd=repo, stdout=out, stderr=subprocess.STDOUT)
         def cmdline(p):  # a child that has just ended (a zombie, gone) has none
             try:
                 return " ".join(p.cmdline())
@@ -295,14 +297,15 @@ def test_ending_track_at_the_benchmarking_phase_leaves_no_process(history):
         session, server = None, None
         try:
             deadline = time.time() + 240
-            while time.time() < deadline and server is None:
+            while time.time() < deadline and server is None and proc.poll() is None:
                 for child in psutil.Process(proc.pid).children():
                     if " asv run " in cmdline(child) + " ":
                         session = child.pid
                 if session is not None:
                     server = next((p for p in children.members(session) if "run_server" in cmdline(p)), None)
                 time.sleep(0.2)
-            assert server is not None, "asv's forkserver never started"
+            state = "ended" if proc.poll() is not None else "still running"
+            assert server is not None, f"asv's forkserver never started (track {state}): {log.read_text()[-3000:]}"
             time.sleep(1)
             proc.send_signal(sig)
             proc.wait(timeout=60)

@@ -63,10 +63,32 @@ def _row(f: Flag, image: str | None = None) -> str:
             f"<td>{e(state_text(f))}</td><td>{e(f.note)}</td><td>{picture}</td></tr>")
 
 
-def render(report: Report, images: dict[int, str] | None = None, parity: list[dict] | None = None) -> str:
+def _profile_html(rec: dict) -> str:
+    """A commit's profile against its base (mdperf profile): what grew most, with its files."""
+    e = html.escape
+    c = rec["case"]
+    links = " · ".join(f'<a href="{e(href)}">{e(what)}</a>' for what, href in rec.get("links", []))
+    rows = "".join(
+        f"<tr><td>{i}</td><td><code>{e(r['name'])}</code></td><td>{r['base_self_ms']:.3f} → {r['commit_self_ms']:.3f}</td>"
+        f"<td>{r['self_growth_ms']:+.3f}</td><td>{'new' if r['self_growth_pct'] is None else format(r['self_growth_pct'], '+.0f') + '%'}</td>"
+        f"<td>{r['self_growth_range_ms'][0]:+.3f}..{r['self_growth_range_ms'][1]:+.3f}</td>"
+        f"<td>{'' if r['share_pct'] is None else format(r['share_pct'], '.0f') + '%'}</td></tr>"
+        for i, r in enumerate(rec["rows"], 1))
+    return (f'<div class="profile" data-commit="{e(rec["commit"])}"><p><b>Why (profile)</b>: '
+            f"{e(c['calculator'])} at {c['atoms']} atoms on {e(c['device'])}, <code>{e(rec['commit'][:8])}</code> "
+            f"against <code>{e(rec['base'][:8])}</code> on {e(rec['machine'])}, {rec['rounds']} rounds a side in "
+            f"turns: the profiled step {rec['step_growth_pct']:+.1f}%. {links}</p>"
+            f"<table><tr><th>#</th><th>{e(rec['kind'])}</th><th>self ms/step base → commit</th><th>+ms</th>"
+            f"<th>self</th><th>range of rounds</th><th>share of growth</th></tr>{rows}</table></div>")
+
+
+def render(report: Report, images: dict[int, str] | None = None, parity: list[dict] | None = None,
+           profiles: dict[str, list[dict]] | None = None) -> str:
     """The page; ``images``: a flag's position in ``report.flags`` -> its trend picture, relative to the page;
-    ``parity``: the accuracy cases' parity pictures of the newest commit measured (:func:`parity_images`)."""
+    ``parity``: the accuracy cases' parity pictures of the newest commit measured (:func:`parity_images`);
+    ``profiles``: by commit, its profiles against its base (:func:`profile_files`), beside its flags."""
     images = images or {}
+    profiles = dict(profiles or {})
     index = {id(f): i for i, f in enumerate(report.flags)}
     subjects = {f.commit: f.subject for f in report.flags if f.subject}  # filled by analyse_results
     body = ["<h1>mdperf: changes commit by commit</h1>",
@@ -128,6 +150,10 @@ def render(report: Report, images: dict[int, str] | None = None, parity: list[di
                     "<th>before → after</th><th>state</th><th>note</th><th>series</th></tr>")
         body.extend(_row(f, images.get(index[id(f)])) for f in flags)
         body.append("</table>")
+        body.extend(_profile_html(rec) for rec in profiles.pop(commit, []))
+    if profiles:  # profiled by hand, at commits with no flag on this page
+        body.append('<h2 id="profiles">Profiles of other commits</h2>')
+        body.extend(_profile_html(rec) for recs in profiles.values() for rec in recs)
     if parity:
         body.append('<h2 id="accuracy">Accuracy against the reference, newest commit measured</h2><p>Each '
                     "calculator's forces against the reference's on the case's fixed frames (the Accuracy series "
@@ -229,6 +255,36 @@ def parity_images(html_dir: Path, results_dir: Path | None, order: list[str]) ->
     return out
 
 
+PROFILES = "mdperf-profiles"  # the profiles' files, beside the page
+
+
+def profile_files(html_dir: Path, results_dir: Path | None) -> dict[str, list[dict]]:
+    """Every machine's saved profiles (mdperf profile), by commit, their record and traces copied beside the page
+    (each record with ``links``: what a person opens)."""
+    import shutil
+
+    from . import profiling
+
+    folder = html_dir / PROFILES
+    shutil.rmtree(folder, ignore_errors=True)
+    if results_dir is None:
+        return {}
+    out: dict[str, list[dict]] = {}
+    for commit, recs in profiling.load(Path(results_dir)).items():
+        for rec in recs:
+            src = Path(results_dir) / rec["machine"]
+            dest = folder / rec["machine"]
+            links = []
+            for what, rel in [("profile (JSON)", rec["file"]), ("base trace", rec["traces"]["base"]),
+                              ("commit trace", rec["traces"]["commit"])]:
+                if (src / rel).is_file():
+                    (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(src / rel, dest / rel)
+                    links.append((what, f"{PROFILES}/{rec['machine']}/{rel}"))
+            out.setdefault(commit, []).append(dict(rec, links=links))
+    return out
+
+
 GUARD_NAME = "machine guard, not a metric: "  # how the guard's series are named on asv's pages
 
 
@@ -274,7 +330,8 @@ def write(html_dir: Path, report: Report, results_dir: Path | None = None, order
     page = html_dir / PAGE
     atomic_write_text(html_dir / FLAGS_JSON, to_json(report))
     atomic_write_text(page, render(report, trend_images(html_dir, report),
-                                   parity_images(html_dir, results_dir, order or [])))
+                                   parity_images(html_dir, results_dir, order or []),
+                                   profile_files(html_dir, results_dir)))
     tidy_index(html_dir)
     index = html_dir / "index.html"
     text = index.read_text()

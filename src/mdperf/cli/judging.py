@@ -1,5 +1,5 @@
-"""The commands that judge the history: regressions (the report), confirm (re-measure a flag), bisect (name the
-commit inside a flagged range)."""
+"""The commands that judge the history: regressions (the report), confirm (re-measure a flag), profile (why it
+got slower), bisect (name the commit inside a flagged range)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,9 @@ def cmd_regressions(args: argparse.Namespace, console: Console) -> int:
     rep = analyse_results(results, repo, config.load(settings, repo), since=args.since,
                           record=None if args.no_record else record)
     if args.issues:  # the record as the report read and updated it: fixes are marked in it, then it is saved
-        issues.write(Path(args.issues), rep, rep.record, args.site_url)
+        from ..profiling import load as load_profiles
+
+        issues.write(Path(args.issues), rep, rep.record, args.site_url, load_profiles(Path(results)))
     if args.format == "json":
         print(report.to_json(rep))
     elif args.format == "markdown":
@@ -82,8 +84,70 @@ def cmd_confirm(args: argparse.Namespace, console: Console) -> int:
     live = sys.stderr.isatty()
     found = confirm.run(setup, plan, on_progress=lambda text: err.print(f"confirm: {text}", highlight=False,
                                                                         soft_wrap=True) if not live else None)
-    report.show(found, name, plan.rounds, plan.max_rounds, args.format, console)
+    if args.format != "json":
+        report.show(found, name, plan.rounds, plan.max_rounds, args.format, console)
+    profiles = [] if args.no_profile else _profile_confirmed(setup, name, found, plan.profile, err)
+    if args.format == "json":
+        print(report.to_json(name, found, profiles))
     return EXIT_NEW_REGRESSION if report.regressions_confirmed(found) else EXIT_OK
+
+
+def _profile_confirmed(setup, machine: str, found: list[dict], profile: dict, err: Console) -> list[dict]:
+    """Each confirmed regression's case profiled against its base (why it got slower), within the profile's
+    budget each; one that cannot be profiled is said and the others go on."""
+    from .. import profiling
+    from ..confirm import report
+
+    out: list[dict] = []
+    seen: set[tuple] = set()
+    for v in report.confirmed_regressions(found):
+        if not profiling.is_time(v.get("metric")):  # a memory or energy regression: a time profile cannot say why
+            continue
+        p = {k: str(x).strip("'\"") for k, x in v.get("params", {}).items()}
+        if "calculator" not in p or "atoms" not in p:
+            continue
+        case = (p["calculator"], int(p["atoms"]), p.get("device", "cpu"))
+        if (v["commit"], case) in seen:
+            continue
+        seen.add((v["commit"], case))
+        say = lambda text: err.print(f"profile: {text}", highlight=False, soft_wrap=True)  # noqa: E731
+        try:
+            rec = profiling.profile_commit(setup, machine, v["commit"], v["base"], case, profile, on_progress=say)
+        except UserError as exc:
+            say(f"{v['commit'][:8]} not profiled: {exc}")
+            continue
+        profiling.show(rec, "table", err, top=5)
+        out.append(rec)
+    return out
+
+
+def cmd_profile(args: argparse.Namespace, console: Console) -> int:
+    from .. import git, profiling
+    from ..suite import config as suite_config
+
+    repo, setup, name = tracked(args)
+    commit = git.resolve(repo, args.commit)
+    if commit is None:
+        raise UserError(f"unknown commit {args.commit!r} in {repo}")
+    if args.base is not None:
+        base = git.resolve(repo, args.base)
+        if base is None:
+            raise UserError(f"unknown commit {args.base!r} in {repo}")
+    else:
+        base = git.resolve(repo, f"{commit}^")
+        if base is None:
+            raise UserError(f"{commit[:8]} has no parent to profile it against: give --base")
+    rounds = profiling.ROUNDS if args.rounds is None else args.rounds
+    if rounds < profiling.MIN_ROUNDS:
+        raise UserError(f"--rounds must be >= {profiling.MIN_ROUNDS} for a spread to be read, got {rounds}")
+    profile = suite_config.load(repo / "pyproject.toml", args.profile or setup.default_profile).case_profile()
+    case = profiling.parse_case(args.case, profile) if args.case else profiling.default_case(profile)
+    err = output.console(stderr=True)
+    rec = profiling.profile_commit(setup, name, commit, base, case, profile, rounds,
+                                   budget_s=float("inf"),
+                                   on_progress=lambda text: err.print(text, highlight=False, soft_wrap=True))
+    profiling.show(rec, args.format, console)
+    return EXIT_OK
 
 
 def cmd_bisect(args: argparse.Namespace, console: Console) -> int:

@@ -19,7 +19,7 @@ COMMANDS = {
     "plot": measuring.cmd_plot, "scale": measuring.cmd_scale, "validate": measuring.cmd_validate,
     "init": tracking.cmd_init, "track": tracking.cmd_track, "results": tracking.cmd_results,
     "publish": tracking.cmd_publish, "site-assets": tracking.cmd_site_assets, "preview": tracking.cmd_preview,
-    "regressions": judging.cmd_regressions, "confirm": judging.cmd_confirm, "bisect": judging.cmd_bisect,
+    "regressions": judging.cmd_regressions, "confirm": judging.cmd_confirm, "profile": judging.cmd_profile, "bisect": judging.cmd_bisect,
 }
 
 

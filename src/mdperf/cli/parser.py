@@ -245,8 +245,22 @@ def build_parser() -> argparse.ArgumentParser:
     con.add_argument("--profile", default=None, help="the profile the results were measured with (its steps)")
     con.add_argument("--max-cases", type=int, default=None,
                      help="re-measure at most this many cases, the report's flags first (default with --new: 4)")
+    con.add_argument("--no-profile", action="store_true",
+                     help="do not profile each confirmed regression afterwards (mdperf profile; default: profiled)")
     _format(con)
     _repo(con)
+    pro = sub.add_parser("profile", help="why a commit got slower: one case profiled at its base and at the commit, "
+                                         "in turns, and the functions whose time grew most")
+    pro.add_argument("commit", help="the commit to profile")
+    pro.add_argument("--base", default=None, help="the commit to profile it against (default: its parent)")
+    pro.add_argument("--case", default=None, help="CALCULATOR:ATOMS[:DEVICE] of the suite (default: its first "
+                                                  "calculator at its largest size, on its first device)")
+    pro.add_argument("--rounds", type=int, default=None, help="profiled runs of each side, in turns (>= 3; default 5)")
+    pro.add_argument("--profile", default=None, help="the suite profile whose case settings to use (default: as "
+                                                     "mdperf track)")
+    _machine(pro, "whose results the profile is kept with")
+    _format(pro)
+    _repo(pro)
     bis = sub.add_parser("bisect", help="name the commit of a change flagged on a range of unmeasured commits")
     bis.add_argument("range", nargs="?", default=None, help="A..B: the flagged ranges within it; with none, "
                     "its ends are re-measured against each other and, if they differ, the commit is searched for "

@@ -131,8 +131,8 @@ class Sitting:
     under the same conditions.  A context manager: it holds the environments' lock and the build folders."""
 
     def __init__(self, setup: AsvSetup, case: tuple[str, int, str], profile: dict,
-                 on_progress: Callable[[str], None] = lambda text: None):
-        self.setup, self.case, self.profile, self.on_progress = setup, case, profile, on_progress
+                 on_progress: Callable[[str], None] = lambda text: None, who: str = "mdperf bisect"):
+        self.setup, self.case, self.profile, self.on_progress, self.who = setup, case, profile, on_progress, who
         self.sites: dict[str, Path] = {}
         self.values: dict[str, list[dict]] = {}
 
@@ -146,7 +146,7 @@ class Sitting:
         self.logs.mkdir(parents=True, exist_ok=True)
         _remove_orphaned_folders()
         self._stack = ExitStack()
-        self._stack.enter_context(locks.environments(self.setup.env_dir, "mdperf bisect", self.on_progress))
+        self._stack.enter_context(locks.environments(self.setup.env_dir, self.who, self.on_progress))
         self.tmp = Path(self._stack.enter_context(
             tempfile.TemporaryDirectory(prefix=f"{BUILD_PREFIX}{os.getpid()}-")))
         return self
@@ -154,11 +154,12 @@ class Sitting:
     def __exit__(self, *exc) -> None:
         self._stack.close()
 
-    def _site(self, commit: str) -> Path:
+    def site(self, commit: str) -> Path:
+        """The commit's own folder, built the first time it is asked for."""
         if commit not in self.sites:
             self.on_progress(f"building {commit[:8]} into a folder of its own")
             self.sites[commit] = benchenv.install_commit(self.setup, self.python, commit, self.tmp,
-                                                         self.logs / f"bisect-build-{commit[:12]}.log")
+                                                         self.logs / f"{self.who.split()[-1]}-build-{commit[:12]}.log")
         return self.sites[commit]
 
     def measure(self, commits: list[str], rounds: int, metric: str) -> dict[str, list[float]]:
@@ -167,7 +168,7 @@ class Sitting:
         sites = {}
         for c in commits:
             try:
-                sites[c] = self._site(c)
+                sites[c] = self.site(c)
             except UserError as exc:
                 raise SittingFailed(c, str(exc)) from None
         got: dict[str, list[float]] = {c: [] for c in commits}

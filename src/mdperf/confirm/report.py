@@ -21,8 +21,8 @@ def rows(found: list[dict]) -> list[tuple[str, ...]]:
             for v in found]
 
 
-def to_json(machine: str, found: list[dict]) -> str:
-    return json.dumps({"machine": machine, "verdicts": found}, indent=1)
+def to_json(machine: str, found: list[dict], profiles: list[dict] | None = None) -> str:
+    return json.dumps({"machine": machine, "verdicts": found, "profiles": profiles or []}, indent=1)
 
 
 def markdown(found: list[dict]) -> str:
@@ -68,5 +68,9 @@ def show(found: list[dict], machine: str, rounds: int, max_rounds: int, fmt: str
     notes(found, console)
 
 
+def confirmed_regressions(found: list[dict]) -> list[dict]:
+    return [v for v in found if v["verdict"] == "confirmed" and v.get("kind") == "regression"]
+
+
 def regressions_confirmed(found: list[dict]) -> bool:
-    return any(v["verdict"] == "confirmed" and v["kind"] == "regression" for v in found)
+    return bool(confirmed_regressions(found))

@@ -26,10 +26,13 @@ def _link(f: Flag, site_url: str) -> str:
     return f"[{_md(f.benchmark)}]({site_url}{f.graph})" if site_url else f"`{_md(f.benchmark)}`"
 
 
-def regression_text(commit: str, flags: list[Flag], site_url: str = "", coverage: list[str] | None = None
-                    ) -> tuple[str, str]:
+def regression_text(commit: str, flags: list[Flag], site_url: str = "", coverage: list[str] | None = None,
+                    profiles: list[dict] | None = None) -> tuple[str, str]:
     """(title, Markdown body) of the issue for ``commit``'s new confirmed regressions; ``coverage``: the
-    report's lines of how much of each machine's newest run was judged."""
+    report's lines of how much of each machine's newest run was judged; ``profiles``: the commit's profiles
+    against its base (mdperf profile), what grew most in each."""
+    from ..profiling import markdown as profile_markdown
+
     f0 = flags[0]
     worst = max(flags, key=lambda f: abs(f.change_pct))
     title = (f"Performance regression at {commit[:8]}"
@@ -51,6 +54,9 @@ def regression_text(commit: str, flags: list[Flag], site_url: str = "", coverage
     lines += ["", "Before and after are the medians of the commits measured on each side. "
               "This issue gets a comment when these series are back at their level."
               + (f" All changes: {site_url}mdperf.html" if site_url else ""), ""]
+    for rec in profiles or []:  # why: what grew most from the base, and where the whole profile is
+        link = f"{site_url}mdperf.html#commit-{commit}" if site_url else f"{rec['machine']}/{rec['file']}"
+        lines += profile_markdown(rec, link) + [""]
     if coverage:
         lines += [f"- {_md(line)}" for line in coverage] + [""]
     return title, "\n".join(lines)
@@ -85,13 +91,16 @@ def fixed_text(commit: str, pairs: list[tuple[Flag, Flag]], all_back: bool, site
     return "\n".join(lines)
 
 
-def write(out: Path, report: Report, record: Record | None, site_url: str = "") -> list[Path]:
-    """The issue files for this run's new confirmed regressions and for reported ones now fixed; the files."""
+def write(out: Path, report: Report, record: Record | None, site_url: str = "",
+          profiles: dict[str, list[dict]] | None = None) -> list[Path]:
+    """The issue files for this run's new confirmed regressions and for reported ones now fixed; the files.
+    ``profiles``: by commit, its saved profiles (:func:`mdperf.profiling.load`), shown in its issue."""
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     new = sorted(report.new_confirmed_regressions, key=lambda f: (-f.position, f.series))
     for commit, flags in groupby(new, key=lambda f: f.commit):
-        title, body = regression_text(commit, list(flags), site_url, coverage_lines(report))
+        title, body = regression_text(commit, list(flags), site_url, coverage_lines(report),
+                                      (profiles or {}).get(commit))
         for suffix, text in ((".title", title + "\n"), (".md", body)):
             atomic_write_text(out / f"regression-{commit}{suffix}", text)
             written.append(out / f"regression-{commit}{suffix}")
