@@ -14,7 +14,7 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 MACHINE_JSON = "machine.json"
 BENCHMARKS_JSON = "benchmarks.json"
@@ -173,6 +173,24 @@ def load_benchmarks(root: str | Path) -> dict[str, dict[str, Any]] | None:
     except (OSError, ValueError, RecursionError) as exc:
         raise ResultsError(f"unreadable benchmarks.json: {type(exc).__name__}") from None
     return {k: v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else {}
+
+
+def machine_lines(results_dir: str | Path, file_name: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(machine, object) for each JSON-object line of every machine's ``file_name`` (mdperf's ``.jsonl`` files
+    beside asv's results, which asv does not read), machines in name order; unreadable files and lines are left
+    out."""
+    for f in sorted(Path(results_dir).glob(f"*/{file_name}")):
+        try:
+            lines = f.read_bytes().decode("utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            try:
+                d = json.loads(line)
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(d, dict):
+                yield f.parent.name, d
 
 
 def load_runs(machine_dir: str | Path) -> tuple[dict[tuple[str, str], dict[str, str]], list[str]]:

@@ -12,6 +12,7 @@ import html
 from itertools import groupby
 from pathlib import Path
 
+from . import asvresults
 from .history import short_env
 from .regressions.model import Flag, Report
 from .regressions.report import (
@@ -221,7 +222,6 @@ def parity_images(html_dir: Path, results_dir: Path | None, order: list[str]) ->
     """A parity PNG per machine and accuracy case, of the newest commit (in ``order``, oldest first) in the
     machine's parity file (the suite writes it: :data:`mdperf.suite.config.PARITY_FILE`).  Unreadable lines are
     left out; without matplotlib or a file, none."""
-    import json
     import shutil
 
     from . import figures
@@ -233,19 +233,13 @@ def parity_images(html_dir: Path, results_dir: Path | None, order: list[str]) ->
         return []
     rank = {c: i for i, c in enumerate(order)}
     newest: dict[tuple[str, str], dict] = {}
-    for f in sorted(Path(results_dir).glob(f"*/{PARITY_FILE}")):
+    for machine, x in asvresults.machine_lines(results_dir, PARITY_FILE):
         try:
-            lines = f.read_text().splitlines()
-        except (OSError, UnicodeDecodeError):
+            k, r = (machine, str(x["case"])), rank.get(str(x["commit"]), -1)
+            if len(x["reference"]) and len(x["predicted"]) and r >= rank.get(str(newest.get(k, {}).get("commit")), -2):
+                newest[k] = dict(x, machine=machine)
+        except (ValueError, KeyError, TypeError, AttributeError):
             continue
-        for line in lines:
-            try:
-                x = json.loads(line)
-                k, r = (f.parent.name, str(x["case"])), rank.get(str(x["commit"]), -1)
-                if len(x["reference"]) and len(x["predicted"]) and r >= rank.get(str(newest.get(k, {}).get("commit")), -2):
-                    newest[k] = dict(x, machine=f.parent.name)
-            except (ValueError, KeyError, TypeError, AttributeError):
-                continue
     out = []
     for n, ((machine, case), x) in enumerate(sorted(newest.items())):
         figures.parity_figure(x["reference"], x["predicted"], folder, f"parity-{n}", formats=("png",),

@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .. import asvresults
+
 FILE_NAME = "mdperf-confirm.jsonl"
 
 
@@ -27,19 +29,13 @@ def load(results_dir: Path) -> dict[tuple[str, str, str, str], dict[str, Any]]:
     out: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     if not results_dir.is_dir():
         return out
-    for f in sorted(results_dir.glob(f"*/{FILE_NAME}")):
+    for machine, v in asvresults.machine_lines(results_dir, FILE_NAME):
         try:
-            lines = f.read_text().splitlines()
-        except (OSError, UnicodeDecodeError):
+            k = key(machine, str(v["benchmark"]), dict(v["params"]), str(v["commit"]))
+        except (KeyError, TypeError, ValueError):
             continue
-        for line in lines:
-            try:
-                v = json.loads(line)
-                k = key(f.parent.name, str(v["benchmark"]), dict(v["params"]), str(v["commit"]))
-            except (ValueError, KeyError, TypeError):
-                continue
-            if v.get("verdict") in ("confirmed", "rejected", "inconclusive"):
-                out[k] = v
+        if v.get("verdict") in ("confirmed", "rejected", "inconclusive"):
+            out[k] = v
     return out
 
 
