@@ -115,3 +115,8 @@ def slow_load():
         open(os.environ["MDPERF_TEST_LOADING"], "w").close()
     time.sleep(60)
     return cpu_lj()
+
+
+def nan_always():
+    """NaN energy and forces from the first call: its accuracy cannot be a number."""
+    return _Broken("nan")

@@ -53,3 +53,29 @@ def test_a_student_whose_forces_got_twice_worse_is_flagged_at_that_commit(tmp_pa
     page = (repo / ".asv" / "html" / "mdperf.html").read_text()
     assert 'id="accuracy"' in page and f'data-commit="{head}"' in page
     assert (repo / ".asv" / "html" / "mdperf-parity" / "parity-0.png").stat().st_size > 1000
+
+
+def test_an_accuracy_that_is_not_a_number_is_the_cases_error(tmp_path, monkeypatch):
+    """A calculator whose energies or forces are NaN on the accuracy frames: the case's accuracy error (its
+    Accuracy benchmarks fail with it), never a missing number read as fine; a finite one fills the metrics."""
+    from pathlib import Path
+
+    from mdperf.suite import config
+
+    tests = str(Path(__file__).resolve().parent)
+    monkeypatch.setenv("PYTHONPATH", tests)  # the accuracy child loads calcs_for_tests by spec
+    monkeypatch.syspath_prepend(tests)
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.mdperf.suite]\ncalculators = ["calcs_for_tests:nan_always", "calcs_for_tests:cpu_lj"]\n'
+        'reference = "ase-lj"\nsystem = "ar"\natoms = [32]\nsteps = 10\n')
+    suite = config.import_suite(tmp_path / "pyproject.toml", "default")
+    bad = {"metrics": {}}
+    suite._accuracy(bad, "nan|32|cpu", "calcs_for_tests:nan_always", "ase-lj", 32, "cpu")
+    assert bad["accuracy_error"].startswith("not finite on the accuracy frames: energy_mae_mev_per_atom"), bad
+    assert not bad["metrics"]
+    good = {"metrics": {}}
+    suite._accuracy(good, "lj|32|cpu", "calcs_for_tests:cpu_lj", "ase-lj", 32, "cpu")
+    assert "accuracy_error" not in good, good
+    assert set(good["metrics"]) == {"energy_mae_mev_per_atom", "force_mae_mev_per_a", "force_max_mev_per_a"}
+    with pytest.raises(RuntimeError, match="not finite"):  # what the Accuracy benchmark's setup makes of it
+        suite.Accuracy().setup({"calcs_for_tests:nan_always|32|cpu": bad}, "calcs_for_tests:nan_always", 32, "cpu")
