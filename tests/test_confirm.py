@@ -171,6 +171,9 @@ def test_profile_names_the_function_a_commit_added_first(tracked):
     assert f'class="profile" data-commit="{slow}"' in page and "mycalc/__init__.py:_rows" in page
     for href in re.findall(r'href="(mdperf-profiles/[^"]+)"', page):
         assert (repo / ".asv" / "html" / href).is_file(), href
+    # a program asking for JSON gets JSON, also when there is nothing to confirm
+    p = mdperf(repo, "confirm", "--new", "--machine", "nosuch", "--format", "json")
+    assert p.returncode == 0 and json.loads(p.stdout) == {"machine": "nosuch", "verdicts": [], "profiles": []}, p
 
 
 def test_confirm_rejects_a_flag_made_by_a_stall(tracked):

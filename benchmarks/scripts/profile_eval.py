@@ -54,7 +54,7 @@ def main() -> None:
         git(repo, "add", "-A")
         git(repo, "commit", "-q", "-m", "track performance with mdperf")
         machine = "profile-eval"
-        mdperf(repo, "track", "--last", "1", "--machine", machine)  # the benchmark environment
+        mdperf(repo, "track", "--last", "3", "--machine", machine)  # the environment; the base and slow commit
         slow = str(info["slow"])
         conf = json.loads(mdperf(repo, "confirm", slow, "--machine", machine, "--no-profile", "--format",
                                  "json").stdout)

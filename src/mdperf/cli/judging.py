@@ -73,7 +73,10 @@ def cmd_confirm(args: argparse.Namespace, console: Console) -> int:
     for why in plan.skipped:
         err.print(f"not re-measured: {escape(why)}", soft_wrap=True)
     if not plan.targets:
-        console.print(f"nothing to confirm on machine {name}", highlight=False)
+        if args.format == "json":  # a program reads JSON whatever was found
+            print(report.to_json(name, [], []))
+        else:
+            console.print(f"nothing to confirm on machine {name}", highlight=False)
         return EXIT_OK
     guess = plan.estimate_s
     cases = f"{len(plan.targets)} case(s), {plan.rounds} rounds a side (up to {plan.max_rounds} where undecided)"
