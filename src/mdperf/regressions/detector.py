@@ -14,7 +14,7 @@ import numpy as np
 from scipy import stats
 
 from .fit import SIGMA_FLOOR, Change, DetectorConfig, Fit, Kind, State, _separated, fit, make_change, segmentation
-from .noise import hampel, jumps, noise_model, rolling_median, step_z, variogram_phi
+from .noise import alternation, dealternated, hampel, jumps, noise_model, rolling_median, step_z, variogram_phi
 from .placing import judge_tail, likeliest_place, place, scan_recent
 
 __all__ = ["SIGMA_FLOOR", "Change", "DetectorConfig", "Fit", "Kind", "State", "confirm", "detect", "fit", "hampel",
@@ -38,6 +38,8 @@ def confirm(x: np.ndarray, changes: list[Change], higher_is_better: bool, config
     """A confirmed change below ``persist_z`` must show, in any state, in the series without its newest commit
     too (within ``persist`` commits), or it is set back to suspected."""
     logs = np.log(x) if x.size and np.all(x > 0) else None
+    if logs is not None:
+        logs = dealternated(logs, alternation(logs))
     for c in changes:
         # A new level that has only just outlasted a transient, whose newest commits (those past transient_max)
         # are back nearer the old level, may yet be one.

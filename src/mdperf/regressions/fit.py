@@ -11,7 +11,18 @@ import numpy as np
 import ruptures
 from scipy import stats
 
-from .noise import _diffs, _trimmed_sigma, _z_reader, hampel, jumps, noise_model, step_z, variogram_phi
+from .noise import (
+    _diffs,
+    _trimmed_sigma,
+    _z_reader,
+    alternation,
+    dealternated,
+    hampel,
+    jumps,
+    noise_model,
+    step_z,
+    variogram_phi,
+)
 
 State = Literal["confirmed", "suspected"]
 
@@ -152,6 +163,7 @@ class Fit:
     bkps: list[int]
     slope: float
     z: Callable[[np.ndarray, np.ndarray], float]  # the z-score of a level shift between two blocks
+    gap: float = 0.0  # the alternation taken out of y (noise.alternation)
 
     @property
     def n(self) -> int:
@@ -180,6 +192,10 @@ def _separated(before: np.ndarray, after: np.ndarray) -> bool:
 def fit(x: np.ndarray, config: DetectorConfig) -> Fit:
     n = x.size
     y, scale = _transform(x)
+    # Two modes in turn (a runner alternating between two states run by run): the lag-1 noise reading would take
+    # their gap for noise and hide every change smaller than it.
+    gap = alternation(y)
+    y = dealternated(y, gap)
     sigma = max(noise_model(y)[0], SIGMA_FLOOR)
     clean, _ = hampel(y, sigma, config.hampel_k)
     jumped = jumps(clean, config.jump_k)
@@ -219,7 +235,7 @@ def fit(x: np.ndarray, config: DetectorConfig) -> Fit:
         t = np.arange(n, dtype=float)
         clean = clean - slope * t
         y = y - slope * t
-    return Fit(y, clean, scale, sigma, phi, bkps, slope, zf)
+    return Fit(y, clean, scale, sigma, phi, bkps, slope, zf, gap)
 
 
 def make_change(f: Fit, b: int, lo: int, hi: int, higher_is_better: bool, config: DetectorConfig,

@@ -1,5 +1,6 @@
 """The noise of one benchmark series, as the detector reads it (docs/design/detector.md): robust spreads, the
-lag-1 jumps, the AR(1) correlation from the variogram, the z of a step under that noise, the outlier filter."""
+lag-1 jumps, the AR(1) correlation from the variogram, the z of a step under that noise, the outlier filter, the
+alternation of a series whose points take two modes in turn."""
 
 from __future__ import annotations
 
@@ -62,6 +63,29 @@ def jumps(y: np.ndarray, k: float, min_jump: float = 0.05) -> list[int]:
         if len(cuts) > 3 and np.median(np.diff([0, *cuts, y.size])) < 4:
             return []
     return cuts
+
+
+ALTERNATION_K = 2.0  # the alternation this many robust spreads of its own reading wide, at least
+ALTERNATION_SHARE = 0.8  # ... with this share of the commit-to-commit moves going its way
+
+
+def alternation(y: np.ndarray) -> float:
+    """The gap between the two modes of a series that alternates commit by commit (odd points above even ones by
+    the returned amount; 0 where it does not alternate).  Read as the median of the lag-1 differences with every
+    other one's sign turned: a step moves one of them, the noise centres them on 0 (docs/design/detector.md,
+    "Alternating series")."""
+    if y.size < 8:
+        return 0.0
+    s = np.diff(y) * np.where(np.arange(y.size - 1) % 2 == 0, 1.0, -1.0)
+    gap = float(np.median(s))
+    if gap == 0 or abs(gap) <= ALTERNATION_K * _mad_sigma(s) or np.mean(np.sign(s) == np.sign(gap)) < ALTERNATION_SHARE:
+        return 0.0
+    return gap
+
+
+def dealternated(y: np.ndarray, gap: float) -> np.ndarray:
+    """``y`` with the alternation ``gap`` taken out, each point moved half of it towards the middle of the modes."""
+    return y - gap * (np.arange(y.size) % 2 - 0.5) if gap else y
 
 
 def noise_model(y: np.ndarray, scale: Literal["mad", "trimmed"] = "mad",
