@@ -101,6 +101,20 @@ def cpu_site(tmp_path):
     """A CPU-only machine's site in a folder whose name has spaces (a user's "My Projects"), its graphs in folders
     named by the machine's CPU and OS (spaces again): the GPU metrics n/a in every case, the guard's own series
     beside the metrics."""
+    return publish_cpu_site(tmp_path)
+
+
+NOISY_AT = (3, 8)  # commits at which the guard marked the first calculator's case noisy
+
+
+@pytest.fixture
+def noisy_site(tmp_path):
+    """The same site where the guard marked the torch-lj case noisy at two commits (the other case quiet)."""
+    (tmp_path / "noisy").mkdir()
+    return publish_cpu_site(tmp_path / "noisy", NOISY_AT)
+
+
+def publish_cpu_site(tmp_path, noisy_at=()):
     import json
 
     import numpy as np
@@ -119,7 +133,8 @@ def cpu_site(tmp_path):
     write_asv_results(repo / ".asv" / "results", "runner", commits, {
         "md.Latency.track_latency_p50_ms": dict(**params, unit="ms", values=[[float(x), 2 * float(x)] for x in lat]),
         "md.GpuMemory.track_gpu_peak_allocated_mib": dict(**params, unit="MiB", values=[[float("nan")] * 2] * 12),
-        "md.Guard.track_noisy": dict(**params, unit="unit", values=[[0.0, 0.0]] * 12)})
+        "md.Guard.track_noisy": dict(**params, unit="unit",
+                                     values=[[1.0 if i in noisy_at else 0.0, 0.0] for i in range(12)])})
     for f in (repo / ".asv" / "results" / "runner").glob("*-*.json"):  # what asv records of a real machine
         data = json.loads(f.read_text())
         data["params"].update(cpu="AMD EPYC 7B13", os="Linux 6.18.44")  # spaces: in every graph's folder path
@@ -157,3 +172,37 @@ def test_graphs_render_from_disk_in_a_folder_with_spaces(cpu_site, tmp_path):
     assert 'class="flot-base"' in graph
     changes = render((cpu_site / "mdperf.html").as_uri(), tmp_path / "p6")
     assert 'vendor/bootstrap/dist/css/bootstrap.min.css' in changes and "Benchmark grid" in changes
+
+
+def test_the_guards_marks_are_listed_for_asvs_graphs_point_by_point(noisy_site):
+    """Each latency point of the marked case at a marked commit, by its revision and exact value; none of the
+    other case's, none of the guard's own series."""
+    import json
+
+    from mdperf import site_marks
+
+    marks = json.loads((noisy_site / site_marks.MARKS_JSON).read_text())
+    assert list(marks) == ["md.Latency.track_latency_p50_ms"]
+    (path, points), = marks["md.Latency.track_latency_p50_ms"].items()
+    graph = json.loads((noisy_site / path).read_text())
+    assert len(graph) == 12  # a point per commit, oldest first
+    marked_revs = {graph[i][0] for i in NOISY_AT}
+    assert points == [[rev, vals[0]] for rev, vals in graph if rev in marked_revs]  # the first case only
+    assert len(points) == 2
+    html = (noisy_site / "index.html").read_text()
+    assert html.index(site_marks.MARKS_JS) < html.index('src="asv.js"')
+
+
+@needs_chromium
+@needs_assets
+def test_asvs_graph_rings_the_points_the_guard_marked(noisy_site, cpu_site, tmp_path):
+    """In a real browser from disk, network off: the marked case's graph says it ringed its 2 points; the quiet
+    site's graph rings none."""
+    from mdperf import site_marks
+
+    link = ("#md.Latency.track_latency_p50_ms?machine=runner&p-calculator=%27torch-lj%27&p-atoms=256")
+    graph = render((noisy_site / "index.html").as_uri() + link, tmp_path / "p7")
+    assert 'class="flot-base"' in graph
+    assert f"2 point(s) ringed in orange: {site_marks.NOTE}" in graph
+    quiet = render((cpu_site / "index.html").as_uri() + link, tmp_path / "p8")
+    assert 'class="flot-base"' in quiet and "ringed in orange" not in quiet

@@ -12,7 +12,7 @@ import html
 from itertools import groupby
 from pathlib import Path
 
-from . import asvresults
+from . import asvresults, site_marks
 from .history import short_env
 from .regressions.model import Flag, Report
 from .regressions.report import (
@@ -327,6 +327,7 @@ def write(html_dir: Path, report: Report, results_dir: Path | None = None, order
                                    parity_images(html_dir, results_dir, order or []),
                                    profile_files(html_dir, results_dir)))
     tidy_index(html_dir)
+    site_marks.write(html_dir)  # the guard's marks on asv's own graphs
     index = html_dir / "index.html"
     text = index.read_text()
     if NAV_MARK not in text:
